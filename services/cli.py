@@ -1,0 +1,204 @@
+"""The `modstream` command: one verb per service and per operator task (design.md, CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.settings import Settings, get_settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="modstream: moderation and reporting for chat communities",
+)
+rules_app = typer.Typer(no_args_is_help=True, help="Rule sets: validate and apply")
+audit_app = typer.Typer(no_args_is_help=True, help="Audit: verify the archive, trace a user")
+app.add_typer(rules_app, name="rules")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+@app.command(hidden=True)
+def topics() -> None:
+    """Create the topics if missing (idempotent)."""
+    from shared.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(get_settings()))
+    console.print(f"topics created: {', '.join(created) or 'none (all existed)'}")
+
+
+@app.command()
+def ingest() -> None:
+    """Run the ingest HTTP service."""
+    from services.ingest.app import run
+
+    run()
+
+
+@app.command()
+def moderation() -> None:
+    """Run one moderation consumer (run several to scale out)."""
+    from services.moderation.app import run
+
+    run()
+
+
+@app.command()
+def reporting(
+    consume: Annotated[bool, typer.Option(help="also run the fold consumer")] = True,
+) -> None:
+    """Run the reporting service: fold consumer + query API + dashboard."""
+    from services.reporting.app import run
+
+    run(consume=consume)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_stack(stack: object) -> None:
+    table = Table(title="modstream dev stack", show_header=False)
+    for key, value in stack.describe().items():  # type: ignore[attr-defined]
+        table.add_row(key, value)
+    console.print(table)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(0.5)
+
+
+@app.command()
+def dev(
+    workdir: Annotated[Path, typer.Option(help="logs and tokens go here")] = Path(".modstream/dev"),
+    moderation_instances: Annotated[
+        int, typer.Option("--moderation", help="moderation processes")
+    ] = 1,
+) -> None:
+    """Embedded broker + store + all services; Ctrl-C or SIGTERM stops everything."""
+    from shared.devstack import DevStack
+
+    settings = _external(get_settings())
+    stack = DevStack(workdir, moderation_instances=moderation_instances, **settings)
+    # Stop children on TERM even while starting up.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        stack.start()
+        _print_stack(stack)
+        console.print("[green]running[/]: Ctrl-C to stop")
+        _wait_for_signal()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping...")
+        stack.stop()
+
+
+def _external(settings: Settings) -> dict[str, str | None]:
+    """Servers named in the environment are used instead of the embedded ones."""
+    import os
+
+    return {
+        "kafka_bootstrap": os.environ.get("MODSTREAM_KAFKA_BOOTSTRAP") or None,
+        "mongo_url": os.environ.get("MODSTREAM_MONGO_URL") or None,
+    }
+
+
+@app.command()
+def demo(
+    events: Annotated[
+        int | None, typer.Option(help="stream N events, print the summary and stop")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+    workdir: Annotated[Path, typer.Option()] = Path(".modstream/demo"),
+) -> None:
+    """The dev stack + a simulated community, then a summary read over the reporting API."""
+    from services.ops.demo import run_demo
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    run_demo(
+        console,
+        workdir,
+        events=events,
+        seed=seed,
+        external=_external(get_settings()),
+        keep_running=events is None,
+        wait=_wait_for_signal,
+    )
+
+
+@rules_app.command("check")
+def rules_check(file: Path) -> None:
+    """Validate a rule-set file; errors name the line and field."""
+    from services.ops.rules_apply import check_file
+
+    try:
+        groups = check_file(file)
+    except ValueError as err:
+        console.print(f"[red]invalid[/]: {err}")
+        raise typer.Exit(1) from err
+    console.print(f"[green]valid[/]: {len(groups)} group rule set(s)")
+
+
+@rules_app.command("apply")
+def rules_apply(
+    file: Path,
+    url: Annotated[str | None, typer.Option(help="ingest URL")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="MODSTREAM_API_TOKEN", help="admin token")
+    ] = None,
+) -> None:
+    """Publish `ruleset.updated` for every group in FILE through ingest (admin token)."""
+    from services.ops.rules_apply import apply_file
+
+    settings = get_settings()
+    try:
+        results = apply_file(file, url or settings.ingest_url, token or "")
+    except ValueError as err:
+        console.print(f"[red]not applied[/]: {err}")
+        raise typer.Exit(1) from err
+    for group_key, version, status in results:
+        console.print(f"{group_key}: version {version} {status}")
+
+
+@app.command()
+def report(
+    group: str,
+    month: str,
+    fmt: Annotated[str, typer.Option("--format", help="json|md|html|csv")] = "md",
+    out: Annotated[Path | None, typer.Option(help="write to this file")] = None,
+) -> None:
+    """The monthly operations report (运营报告) of a group, read from the projections."""
+    from services.ops.report_cli import write_report
+
+    try:
+        text = asyncio.run(write_report(get_settings(), group, month, fmt))
+    except ValueError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(2) from err
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"written to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Moderation wiring: settings, broker, store, the consumer loop and a small health API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from services.moderation.engine import Engine
+from services.moderation.rules import (
+    default_ruleset,
+    effective_rules,
+    load_ruleset_file,
+)
+from services.moderation.runner import SERVICE, ModerationWorker
+from services.moderation.snapshots import SnapshotStore
+from shared.consumer import ConsumerRunner
+from shared.health import serve_health
+from shared.kafka import make_broker
+from shared.logging import configure_logging, get_logger
+from shared.mongo import database, make_mongo
+from shared.settings import Settings, get_settings
+from shared.topics import ensure_topics
+
+GROUP_ID = "modstream-moderation"
+
+
+def build_engine(settings: Settings) -> Engine:
+    default = default_ruleset()
+    if settings.default_rules_file is not None:
+        _, raw_default = load_ruleset_file(settings.default_rules_file)
+        if raw_default:
+            default = effective_rules(default, raw_default)
+    return Engine(default)
+
+
+async def main(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    configure_logging(SERVICE, settings.log_level)
+    log = get_logger()
+    await _retry(lambda: ensure_topics(settings), log)
+    broker = make_broker(settings, client_id="modstream-moderation")
+    await _retry(broker.start, log)
+    mongo = make_mongo(settings)
+    worker = ModerationWorker(
+        settings, build_engine(settings), broker, SnapshotStore(database(mongo, settings))
+    )
+    runner = ConsumerRunner(
+        settings, service=SERVICE, group_id=GROUP_ID, topics=[settings.events_topic], worker=worker
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, runner.stop)
+    health = await serve_health(settings, lambda: runner.consumer is not None)
+    try:
+        await runner.run()
+    finally:
+        health.close()
+        await broker.stop()
+        await mongo.close()
+        log.info("moderation stopped", processed=runner.processed)
+
+
+async def _retry(start, log) -> None:  # type: ignore[no-untyped-def]
+    backoff = 0.5
+    while True:
+        try:
+            await start()
+            return
+        except Exception as err:
+            log.warning("dependency not ready, retrying", error=str(err), backoff_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+def run(settings: Settings | None = None) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(settings))

@@ -1,0 +1,153 @@
+"""What a fold produces: per-document deltas, merged in memory for one batch.
+
+A fold never touches MongoDB. It records what should change in a `Batch`; the sink turns
+each touched document into exactly one update, so a batch of thousands of events costs a
+handful of writes (the write-efficiency target of the reporting issue).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DocKey = tuple[str, str]  # (collection, _id)
+
+_KEY_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
+
+
+def field_key(value: str) -> str:
+    """A data value (rule id, category) made safe as a field name: MongoDB reads '.' as a
+    path and a leading '$' as an operator, so both are percent-escaped (reversibly)."""
+    for raw, escaped in _KEY_ESCAPES:
+        value = value.replace(raw, escaped)
+    return value or "%00"
+
+
+def unfield_key(key: str) -> str:
+    """The value `field_key` escaped."""
+    if key == "%00":
+        return ""
+    for raw, escaped in reversed(_KEY_ESCAPES):
+        key = key.replace(escaped, raw)
+    return key
+
+
+@dataclass(slots=True)
+class DocDelta:
+    """Accumulated change to one document; field names are fixed by the fold, never user data."""
+
+    inc: dict[str, float] = field(default_factory=lambda: defaultdict(int))
+    set: dict[str, Any] = field(default_factory=dict)
+    set_on_insert: dict[str, Any] = field(default_factory=dict)
+    add_to_set: dict[str, builtins.set[Any]] = field(default_factory=lambda: defaultdict(set))
+    max: dict[str, Any] = field(default_factory=dict)
+    min: dict[str, Any] = field(default_factory=dict)
+    push: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    # field -> (sort field, keep at most, items): a bounded, sorted list in the document
+    # ($push with $each/$sort/$slice), e.g. the spot-check sample of a day.
+    push_sorted: dict[str, tuple[str, int, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def max_of(self, name: str, value: Any) -> None:
+        """$max that keeps the larger value when several records of a batch touch `name`."""
+        current = self.max.get(name)
+        if current is None or value > current:
+            self.max[name] = value
+
+    def min_of(self, name: str, value: Any) -> None:
+        """$min that keeps the smaller value when several records of a batch touch `name`."""
+        current = self.min.get(name)
+        if current is None or value < current:
+            self.min[name] = value
+
+    def push_sorted_slice(self, name: str, item: dict[str, Any], sort_by: str, limit: int) -> None:
+        """Keep the `limit` items with the smallest `sort_by` in `name`.
+
+        Trimmed here too, so a batch of thousands of candidates sends at most `limit`.
+        """
+        _, _, items = self.push_sorted.setdefault(name, (sort_by, limit, []))
+        items.append(item)
+        items.sort(key=lambda i: i[sort_by])
+        del items[limit:]
+
+    def to_update(self) -> dict[str, Any]:
+        update: dict[str, Any] = {}
+        if self.inc:
+            update["$inc"] = dict(self.inc)
+        if self.set:
+            update["$set"] = dict(self.set)
+        if self.set_on_insert:
+            update["$setOnInsert"] = dict(self.set_on_insert)
+        if self.add_to_set:
+            update["$addToSet"] = {k: {"$each": sorted(v)} for k, v in self.add_to_set.items()}
+        if self.max:
+            update["$max"] = dict(self.max)
+        if self.min:
+            update["$min"] = dict(self.min)
+        if self.push:
+            update["$push"] = {k: {"$each": v} for k, v in self.push.items()}
+        if self.push_sorted:
+            pushes = update.setdefault("$push", {})
+            for k, (sort_by, limit, items) in self.push_sorted.items():
+                pushes[k] = {"$each": list(items), "$sort": {sort_by: 1}, "$slice": limit}
+        return update
+
+
+@dataclass(slots=True)
+class Batch:
+    """The merged effect of one batch of records on the projections."""
+
+    docs: dict[DocKey, DocDelta] = field(default_factory=dict)
+    # Documents inserted once and never changed (decisions, archived cases); the sink
+    # inserts each only if its _id is absent.
+    inserts: dict[DocKey, dict[str, Any]] = field(default_factory=dict)
+
+    def doc(self, collection: str, doc_id: str) -> DocDelta:
+        key = (collection, doc_id)
+        delta = self.docs.get(key)
+        if delta is None:
+            delta = self.docs[key] = DocDelta()
+        return delta
+
+    def insert(self, collection: str, document: dict[str, Any]) -> None:
+        self.inserts.setdefault((collection, str(document["_id"])), document)
+
+    def writes(self) -> int:
+        return len(self.docs) + len(self.inserts)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupContext:
+    """What a fold needs to know about a group beyond the record: its clock and language."""
+
+    group_key: str
+    tz: ZoneInfo = ZoneInfo("UTC")  # noqa: RUF009 - immutable, shared on purpose
+    language: str = "en"
+
+
+class GroupDirectory:
+    """Group contexts learned from `ruleset.updated` events (the stream is the record)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, GroupContext] = {}
+
+    def get(self, group_key: str) -> GroupContext:
+        ctx = self._groups.get(group_key)
+        if ctx is None:
+            ctx = self._groups[group_key] = GroupContext(group_key)
+        return ctx
+
+    def learn(self, group_key: str, tz: str | None, language: str | None) -> GroupContext:
+        current = self.get(group_key)
+        try:
+            zone = ZoneInfo(tz) if tz else current.tz
+        except (KeyError, ValueError):
+            zone = current.tz
+        ctx = GroupContext(group_key, zone, language or current.language)
+        self._groups[group_key] = ctx
+        return ctx
+
+    def items(self) -> dict[str, GroupContext]:
+        return dict(self._groups)

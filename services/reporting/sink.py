@@ -1,0 +1,202 @@
+"""The reporting sink: one MongoDB transaction per partition batch, checkpoint included.
+
+Exactly-once effect comes from here, not from Kafka: a batch's projection updates and the
+checkpoints (projection, version, generation, topic, partition -> next offset) commit
+together or not at all, and on assignment the consumer resumes from those checkpoints.
+Each checkpoint carries an owner epoch; a write is a compare-and-set on (epoch, offset),
+so a former owner that lost its partition cannot commit over the new one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+
+from services.reporting.folds import fold_decision, fold_event, index_specs
+from services.reporting.folds.base import Batch, GroupDirectory
+from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
+from shared.codec import RecordRejected, decode_decision, decode_event
+from shared.events import Decision, Event
+from shared.settings import Settings
+
+
+class LostOwnership(RuntimeError):
+    """Another consumer took this partition: drop the batch, never overwrite its work."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    offset: int
+    reason: str
+    value: bytes
+
+
+def checkpoint_id(projection: str, generation: int, topic: str, partition: int) -> str:
+    return f"{projection}:v{PROJECTIONS[projection]}:g{generation}:{topic}:{partition}"
+
+
+class ProjectionSink:
+    def __init__(
+        self,
+        client: AsyncMongoClient,
+        db: AsyncDatabase,
+        settings: Settings,
+        names: ProjectionNames,
+        projections: list[str] | None = None,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.settings = settings
+        self.names = names
+        self.projections = projections or list(PROJECTIONS)
+        self.directory = GroupDirectory()
+        self.epochs: dict[tuple[str, str, int], int] = {}
+        self.offsets: dict[tuple[str, str, int], int] = {}
+        self.writes = 0
+
+    async def ensure_indexes(self) -> None:
+        specs = index_specs()
+        for projection in self.projections:
+            coll = self.db[self.names.physical(projection)]
+            for spec in specs.get(projection, []):
+                keys, options = spec if isinstance(spec, tuple) else (spec, {})
+                await coll.create_index(keys, **options)
+
+    async def load_directory(self) -> None:
+        async for doc in self.db[self.names.physical("groups")].find({}):
+            self.directory.learn(doc["group_key"], doc.get("timezone"), doc.get("language"))
+
+    async def claim(self, topic: str, partition: int) -> int:
+        """Take ownership (bump the epoch) and return the offset to resume from."""
+        resume: int | None = None
+        for projection in self.projections:
+            generation = self.names.generations[projection]
+            doc = await self.db[CHECKPOINTS].find_one_and_update(
+                {"_id": checkpoint_id(projection, generation, topic, partition)},
+                {"$inc": {"epoch": 1}, "$setOnInsert": {"offset": 0}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            key = (projection, topic, partition)
+            self.epochs[key] = int(doc["epoch"])
+            self.offsets[key] = int(doc["offset"])
+            resume = self.offsets[key] if resume is None else min(resume, self.offsets[key])
+        return resume or 0
+
+    def release(self, topic: str, partition: int) -> None:
+        for projection in self.projections:
+            self.epochs.pop((projection, topic, partition), None)
+            self.offsets.pop((projection, topic, partition), None)
+
+    async def apply(
+        self, topic: str, partition: int, records: list[tuple[int, bytes]]
+    ) -> list[Rejected]:
+        """Fold one partition's records and commit them with the checkpoints. Returns the
+        records that could not be decoded (the caller dead-letters them)."""
+        if not records:
+            return []
+        is_decisions = topic == self.settings.decisions_topic
+        decoded: list[tuple[int, Event | Decision]] = []
+        rejected: list[Rejected] = []
+        for offset, value in records:
+            try:
+                decoded.append(
+                    (offset, decode_decision(value) if is_decisions else decode_event(value))
+                )
+            except RecordRejected as err:
+                rejected.append(Rejected(offset, err.reason, value))
+        next_offset = records[-1][0] + 1
+        async with self.client.start_session() as session, await session.start_transaction():
+            fresh = await self._fresh_decisions(decoded, session) if is_decisions else None
+            batch = self._fold(topic, partition, decoded, fresh)
+            await self._write(batch, session)
+            await self._checkpoint(topic, partition, next_offset, session)
+        for projection in self.projections:
+            key = (projection, topic, partition)
+            self.offsets[key] = max(self.offsets.get(key, 0), next_offset)
+        return rejected
+
+    async def _fresh_decisions(self, decoded: list[tuple[int, Any]], session: Any) -> set[str]:
+        """Decisions not folded before: moderation may re-emit after a crash, same ids."""
+        ids = list({d.decision_id for _, d in decoded})
+        coll = self.db[self.names.physical("violations")]
+        existing = {
+            doc["_id"]
+            async for doc in coll.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+        }
+        return set(ids) - existing
+
+    def _fold(
+        self,
+        topic: str,
+        partition: int,
+        decoded: list[tuple[int, Any]],
+        fresh: set[str] | None,
+    ) -> Batch:
+        # Projections resume from their own checkpoints (a bumped version restarts at 0
+        # while the others go on), so a record is folded only into projections behind it.
+        starts: dict[int, list[str]] = defaultdict(list)
+        for projection in self.projections:
+            starts[self.offsets.get((projection, topic, partition), 0)].append(projection)
+        merged = Batch()
+        for start, projections in sorted(starts.items()):
+            batch = Batch()
+            folded_decisions: set[str] = set()
+            for offset, record in decoded:
+                if offset < start:
+                    continue
+                if fresh is not None:
+                    if record.decision_id not in fresh or record.decision_id in folded_decisions:
+                        continue
+                    folded_decisions.add(record.decision_id)
+                    fold_decision(batch, record, self.directory.get(record.group_key))
+                else:
+                    if record.type == "ruleset.updated":
+                        rules = record.payload.rules
+                        self.directory.learn(
+                            record.group_key, rules.get("timezone"), rules.get("language")
+                        )
+                    fold_event(batch, record, self.directory.get(record.group_key), self.settings)
+            wanted = set(projections)
+            for key, delta in batch.docs.items():
+                if key[0] in wanted:
+                    merged.docs[key] = delta
+            for key, doc in batch.inserts.items():
+                if key[0] in wanted:
+                    merged.inserts[key] = doc
+        return merged
+
+    async def _write(self, batch: Batch, session: Any) -> None:
+        ops: dict[str, list[UpdateOne]] = defaultdict(list)
+        for (projection, doc_id), delta in batch.docs.items():
+            ops[projection].append(UpdateOne({"_id": doc_id}, delta.to_update(), upsert=True))
+        for (projection, doc_id), doc in batch.inserts.items():
+            ops[projection].append(UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True))
+        for projection, updates in ops.items():
+            await self.db[self.names.physical(projection)].bulk_write(
+                updates, ordered=False, session=session
+            )
+            self.writes += len(updates)
+
+    async def _checkpoint(self, topic: str, partition: int, next_offset: int, session: Any) -> None:
+        for projection in self.projections:
+            key = (projection, topic, partition)
+            if self.offsets[key] >= next_offset:
+                continue  # ahead of this batch: it was folded into this projection before
+            generation = self.names.generations[projection]
+            result = await self.db[CHECKPOINTS].update_one(
+                {
+                    "_id": checkpoint_id(projection, generation, topic, partition),
+                    "epoch": self.epochs[key],
+                    "offset": self.offsets[key],
+                },
+                {"$set": {"offset": next_offset}},
+                session=session,
+            )
+            if result.matched_count != 1:
+                raise LostOwnership(f"{topic}:{partition} is owned by another consumer now")

@@ -1,0 +1,48 @@
+"""Where each projection lives in MongoDB, so a rebuild can write a new generation beside
+the one serving reads and switch over atomically (blue/green)."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+# Projection name -> fold version. Bump a version when its fold changes meaning: the
+# checkpoint is keyed by it, so the new version folds the stream again from the start.
+PROJECTIONS: dict[str, int] = {
+    "activity": 1,
+    "users": 1,
+    "violations": 1,
+    "complaints": 1,
+    "operators": 1,
+    "spotchecks": 1,
+    "groups": 1,
+}
+
+SERVING = "projection_serving"
+CHECKPOINTS = "checkpoints"
+
+
+def physical_name(projection: str, generation: int) -> str:
+    return f"p_{projection}_g{generation}"
+
+
+class ProjectionNames:
+    """Logical projection -> physical collection, as recorded in `projection_serving`."""
+
+    def __init__(self, generations: dict[str, int] | None = None) -> None:
+        self.generations = {p: 1 for p in PROJECTIONS} | (generations or {})
+
+    def physical(self, projection: str) -> str:
+        return physical_name(projection, self.generations[projection])
+
+    @classmethod
+    async def load(cls, db: AsyncDatabase) -> ProjectionNames:
+        generations = {d["_id"]: int(d["generation"]) async for d in db[SERVING].find({})}
+        return cls(generations)
+
+
+async def collection_for(db: AsyncDatabase, projection: str):  # type: ignore[no-untyped-def]
+    """The collection serving reads for a projection now (re-read per request: cheap, and a
+    switch by `modstream rebuild` is seen at once)."""
+    doc = await db[SERVING].find_one({"_id": projection})
+    generation = int(doc["generation"]) if doc else 1
+    return db[physical_name(projection, generation)]

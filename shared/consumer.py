@@ -1,0 +1,177 @@
+"""The consumer loop both stream processors run: their state, not Kafka, owns the offsets.
+
+A worker says where each assigned partition resumes (its checkpoint or snapshot), folds
+batches grouped by partition, and is told when partitions go. Any failure while
+processing (store or broker outage) rewinds every owned partition to the worker's own
+checkpoints after a backoff, so nothing is skipped and the process never crash-loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from shared.kafka import make_consumer
+from shared.logging import get_logger
+from shared.metrics import CONSUMER_LAG, CONSUMER_OFFSET, EVENTS_PROCESSED
+from shared.settings import Settings
+
+Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class PartitionWorker(Protocol):
+    async def assigned(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Load state for these partitions; return the offset each resumes from."""
+
+    async def revoked(self, tps: set[TopicPartition]) -> None:
+        """Persist and drop state for partitions another instance will own."""
+
+    async def process(self, records: Records) -> None:
+        """Apply a batch; must be all-or-nothing per partition w.r.t. the worker's checkpoint."""
+
+    async def idle(self) -> None:
+        """Called when a poll returned nothing (time to flush or snapshot)."""
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        if revoked:
+            await self.runner.worker.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        if assigned:
+            await self.runner.seek_to_worker(set(assigned))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service: str,
+        group_id: str | None,
+        topics: list[str],
+        worker: PartitionWorker,
+        max_records: int = 5000,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.group_id = group_id
+        self.topics = topics
+        self.worker = worker
+        self.max_records = max_records
+        self.consumer: AIOKafkaConsumer | None = None
+        self.stopping = asyncio.Event()
+        self.log = get_logger(consumer=group_id)
+        self.processed = 0
+        self.positions: dict[TopicPartition, int] = {}
+
+    async def seek_to_worker(self, tps: set[TopicPartition]) -> None:
+        assert self.consumer is not None
+        offsets = await self.worker.assigned(tps)
+        for tp in tps:
+            offset = offsets.get(tp, 0)
+            self.consumer.seek(tp, offset)
+            self.positions[tp] = offset
+        self.log.info(
+            "partitions assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in tps)
+        )
+
+    async def _start_consumer(self) -> AIOKafkaConsumer:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            consumer = make_consumer(
+                self.settings, group_id=self.group_id, client_id=f"modstream-{self.service}"
+            )
+            try:
+                await consumer.start()
+                return consumer
+            except Exception as err:
+                self.log.warning(
+                    "broker not reachable, retrying", error=str(err), backoff_s=backoff
+                )
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        raise asyncio.CancelledError
+
+    async def run(self) -> None:
+        self.consumer = await self._start_consumer()
+        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+        backoff = 0.5
+        lag_task = asyncio.create_task(self._report_lag())
+        try:
+            while not self.stopping.is_set():
+                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if not records:
+                    await self._guarded(self.worker.idle())
+                    continue
+                ok = await self._guarded(self.worker.process(records))
+                if ok:
+                    backoff = 0.5
+                    n = sum(len(v) for v in records.values())
+                    self.processed += n
+                    EVENTS_PROCESSED.labels(self.service).inc(n)
+                    for tp, batch in records.items():
+                        self.positions[tp] = batch[-1].offset + 1
+                else:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    await self._rewind()
+        finally:
+            lag_task.cancel()
+            with contextlib.suppress(Exception):
+                await self.worker.revoked(set(self.consumer.assignment()))
+            await self.consumer.stop()
+
+    async def _guarded(self, work: object) -> bool:
+        try:
+            await work  # type: ignore[misc]
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self.log.warning("batch failed; rewinding to checkpoints", error=repr(err))
+            return False
+
+    async def _rewind(self) -> None:
+        """Seek every owned partition back to the worker's checkpoint, retrying until the
+        checkpoints can be read again (e.g. the store is back)."""
+        assert self.consumer is not None
+        backoff = 0.5
+        while not self.stopping.is_set():
+            owned = set(self.consumer.assignment())
+            if not owned or await self._guarded(self.seek_to_worker(owned)):
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    async def _report_lag(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            assert self.consumer is not None
+            try:
+                owned = list(self.consumer.assignment())
+                if not owned:
+                    continue
+                ends = await self.consumer.end_offsets(owned)
+                for tp in owned:
+                    pos = self.positions.get(tp, 0)
+                    CONSUMER_OFFSET.labels(self.service, tp.topic, str(tp.partition)).set(pos)
+                    CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                        max(ends.get(tp, pos) - pos, 0)
+                    )
+            except Exception as err:
+                self.log.debug("lag probe failed", error=str(err))
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,226 @@
+"""The event contracts of design.md: the envelope, every event type, and decisions.
+
+These models are the only definition of the stream's shapes; services import them from
+here and never re-declare a field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Platform = Literal["onebot", "telegram", "discord", "slack", "api"]
+Role = Literal["platform", "operator", "admin", "auditor"]
+SanctionAction = Literal["warn", "remove_message", "mute", "kick", "ban"]
+DecisionAction = Literal["warn", "remove_message", "mute", "kick", "ban", "escalate"]
+AttachmentKind = Literal["image", "video", "audio", "file", "sticker", "other"]
+
+# Keys a document store would read as operators or paths; ingest refuses them so no
+# user-controlled key can ever reach a MongoDB update.
+_FORBIDDEN_KEY_START = "$"
+_FORBIDDEN_KEY_CHAR = "."
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
+    return value.astimezone(UTC)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Attachment(_Strict):
+    kind: AttachmentKind
+    url: str = Field(max_length=4096)
+
+
+class MessagePosted(_Strict):
+    message_id: str = Field(min_length=1, max_length=256)
+    text: str = Field(max_length=65_536)
+    reply_to: str | None = None
+    mentions: list[str] = Field(default_factory=list, max_length=1000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=100)
+
+
+class MemberJoined(_Strict):
+    invited_by: str | None = None
+
+
+class MemberLeft(_Strict):
+    kicked_by: str | None = None
+
+
+class ComplaintFiled(_Strict):
+    complaint_id: str = Field(min_length=1, max_length=256)
+    target_user_id: str = Field(min_length=1, max_length=256)
+    target_message_id: str | None = None
+    category: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=4096)
+
+
+class ComplaintResolved(_Strict):
+    complaint_id: str = Field(min_length=1, max_length=256)
+    outcome: Literal["upheld", "rejected"]
+    note: str = Field(default="", max_length=4096)
+
+
+class SanctionApplied(_Strict):
+    sanction_id: str = Field(min_length=1, max_length=256)
+    target_user_id: str = Field(min_length=1, max_length=256)
+    action: SanctionAction
+    duration_s: int | None = Field(default=None, ge=0)
+    reason: str = Field(min_length=1, max_length=4096)
+    by_role: Role
+
+
+class SanctionRevoked(_Strict):
+    sanction_id: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=1, max_length=4096)
+
+
+class RulesetUpdated(_Strict):
+    version: int = Field(ge=1)
+    rules: dict[str, Any]
+
+    @field_validator("rules")
+    @classmethod
+    def _safe_keys(cls, rules: dict[str, Any]) -> dict[str, Any]:
+        check_safe_keys(rules, "rules")
+        return rules
+
+
+def check_safe_keys(value: Any, where: str) -> None:
+    """Reject keys MongoDB would treat as operators or dotted paths."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (
+                not isinstance(key, str)
+                or key.startswith(_FORBIDDEN_KEY_START)
+                or (_FORBIDDEN_KEY_CHAR in key)
+            ):
+                raise ValueError(f"{where}: key {key!r} may not start with '$' or contain '.'")
+            check_safe_keys(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_safe_keys(item, f"{where}[{i}]")
+
+
+class Actor(_Strict):
+    """Who posted an event through the API: every manual override is on record."""
+
+    name: str
+    role: Role
+
+
+class _Envelope(_Strict):
+    event_id: str = Field(min_length=1, max_length=256, pattern=r"^[^$\s][^\s]*$")
+    schema_version: int = Field(ge=1)
+    occurred_at: datetime
+    received_at: datetime | None = None
+    platform: Platform
+    group_id: str = Field(min_length=1, max_length=256)
+    user_id: str = Field(min_length=1, max_length=256)
+    actor: Actor | None = None
+
+    _v_occ = field_validator("occurred_at", "received_at")(lambda v: None if v is None else _utc(v))
+
+    @property
+    def group_key(self) -> str:
+        return f"{self.platform}:{self.group_id}"
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+class MessagePostedEvent(_Envelope):
+    type: Literal["message.posted"] = "message.posted"
+    payload: MessagePosted
+
+
+class MemberJoinedEvent(_Envelope):
+    type: Literal["member.joined"] = "member.joined"
+    payload: MemberJoined = Field(default_factory=MemberJoined)
+
+
+class MemberLeftEvent(_Envelope):
+    type: Literal["member.left"] = "member.left"
+    payload: MemberLeft = Field(default_factory=MemberLeft)
+
+
+class ComplaintFiledEvent(_Envelope):
+    type: Literal["complaint.filed"] = "complaint.filed"
+    payload: ComplaintFiled
+
+
+class ComplaintResolvedEvent(_Envelope):
+    type: Literal["complaint.resolved"] = "complaint.resolved"
+    payload: ComplaintResolved
+
+
+class SanctionAppliedEvent(_Envelope):
+    type: Literal["sanction.applied"] = "sanction.applied"
+    payload: SanctionApplied
+
+
+class SanctionRevokedEvent(_Envelope):
+    type: Literal["sanction.revoked"] = "sanction.revoked"
+    payload: SanctionRevoked
+
+
+class RulesetUpdatedEvent(_Envelope):
+    type: Literal["ruleset.updated"] = "ruleset.updated"
+    payload: RulesetUpdated
+
+
+Event = Annotated[
+    MessagePostedEvent
+    | MemberJoinedEvent
+    | MemberLeftEvent
+    | ComplaintFiledEvent
+    | ComplaintResolvedEvent
+    | SanctionAppliedEvent
+    | SanctionRevokedEvent
+    | RulesetUpdatedEvent,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: dict[str, type[_Envelope]] = {
+    "message.posted": MessagePostedEvent,
+    "member.joined": MemberJoinedEvent,
+    "member.left": MemberLeftEvent,
+    "complaint.filed": ComplaintFiledEvent,
+    "complaint.resolved": ComplaintResolvedEvent,
+    "sanction.applied": SanctionAppliedEvent,
+    "sanction.revoked": SanctionRevokedEvent,
+    "ruleset.updated": RulesetUpdatedEvent,
+}
+
+# Manual moderation events: only operators and admins may post them.
+MANUAL_TYPES = frozenset({"complaint.resolved", "sanction.applied", "sanction.revoked"})
+
+
+class Decision(_Strict):
+    schema_version: int = 1
+    decision_id: str
+    group_key: str
+    target_user_id: str
+    action: DecisionAction
+    duration_s: int | None = None
+    rule_id: str
+    ruleset_version: int
+    reason: str
+    cause_event_ids: list[str]
+    decided_at: datetime
+    case_id: str | None = None
+    matched: str | None = None
+
+    _v_dec = field_validator("decided_at")(_utc)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

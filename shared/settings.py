@@ -1,0 +1,69 @@
+"""The one settings class: every knob of every service, read from `MODSTREAM_*`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODSTREAM_", extra="ignore")
+
+    # Contract names from design.md
+    kafka_bootstrap: str = "localhost:9092"
+    mongo_url: str = "mongodb://localhost:27017"
+    mongo_db: str = "modstream"
+    topic_prefix: str = "modstream."
+    partitions: int = 12
+    ingest_port: int = 8080
+    reporting_port: int = 8081
+    tokens_file: Path | None = None
+    log_level: str = "INFO"
+    onebot_secret: SecretStr | None = None
+    telegram_secret_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+
+    # Extensions (internals of ours; documented in README's configuration table)
+    http_host: str = "0.0.0.0"
+    # consumers (moderation) serve /healthz, /readyz and /metrics here; they have no API port
+    metrics_port: int = 9100
+    # Tansu's memory engine refuses InitProducerId, so the embedded stack turns this off;
+    # against Apache Kafka it stays on.
+    kafka_idempotence: bool = True
+    kafka_linger_ms: int = 5
+    kafka_request_timeout_ms: int = 5000
+    # per-bot / per-workspace secrets: "botid=secret,botid2=secret2"
+    onebot_secrets: str = ""
+    telegram_secret_tokens: str = ""
+    slack_signing_secrets: str = ""
+    max_body_bytes: int = 1_048_576
+    max_batch_events: int = 5_000
+    rate_limit_per_minute: int = 60_000
+    complaint_sla_hours: float = 24.0
+    spot_checks_per_day: int = 5
+    default_rules_file: Path | None = None
+    snapshot_every_events: int = 5_000
+    snapshot_every_seconds: float = 5.0
+    fold_max_batch: int = 5_000
+    ingest_url: str = "http://127.0.0.1:8080"
+    api_token: SecretStr | None = None
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}events"
+
+    @property
+    def decisions_topic(self) -> str:
+        return f"{self.topic_prefix}decisions"
+
+    @property
+    def deadletter_topic(self) -> str:
+        return f"{self.topic_prefix}deadletter"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
