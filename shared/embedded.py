@@ -87,11 +87,13 @@ class EmbeddedStack:
     kafka_port: int = 0
     mongo_port: int = 0
     mongo_storage: str = ":memory:"
+    # Clients are told to connect here instead (a TCP proxy a fault test can cut).
+    kafka_advertised_port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return f"127.0.0.1:{self.kafka_advertised_port or self.kafka_port}"
 
     @property
     def mongo_url(self) -> str:
@@ -100,6 +102,7 @@ class EmbeddedStack:
     def start_kafka(self) -> None:
         self.kafka_port = self.kafka_port or free_port()
         url = f"tcp://127.0.0.1:{self.kafka_port}"
+        advertised = f"tcp://127.0.0.1:{self.kafka_advertised_port or self.kafka_port}"
         proc = spawn(
             [
                 tansu_binary(),
@@ -107,7 +110,7 @@ class EmbeddedStack:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

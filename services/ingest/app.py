@@ -87,11 +87,11 @@ RULESETS = "ingest_rulesets"
 
 async def check_rulesets(db: Any, events: list[Event]) -> None:
     """A rule change must validate and raise the group's version; else nothing is sent."""
-    from services.moderation.rules import RulesError, validate_rules
-
     for event in events:
         if event.type != "ruleset.updated":
             continue
+        from services.moderation.rules import RulesError, validate_rules
+
         try:
             validate_rules(dict(event.payload.rules), f"event {event.event_id}")
         except RulesError as err:
