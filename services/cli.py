@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -194,6 +195,58 @@ def report(
         console.print(f"written to {out}")
     else:
         sys.stdout.write(text)
+
+
+@app.command()
+def rebuild(
+    projection: str,
+    drop_old: Annotated[
+        bool, typer.Option(help="drop the old generation after the switch")
+    ] = False,
+    no_switch: Annotated[bool, typer.Option(help="build only; keep serving the old one")] = False,
+) -> None:
+    """Rebuild a projection from the start of the stream into new collections (blue/green)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from services.reporting.rebuild import rebuild as do_rebuild
+
+    settings = get_settings()
+    started = time.monotonic()
+    columns = (
+        TextColumn("[bold]rebuilding " + projection),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} records/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("rebuild", total=None, rate="-")
+
+        def advance(done: int, total: int) -> None:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+        try:
+            result = asyncio.run(
+                do_rebuild(
+                    settings, projection, switch=not no_switch, drop_old=drop_old, progress=advance
+                )
+            )
+        except ValueError as err:
+            console.print(f"[red]{err}[/]")
+            raise typer.Exit(2) from err
+    console.print(
+        f"{projection}: generation {result.old_generation} -> {result.new_generation}, "
+        f"{result.records:,} records in {result.seconds:,.1f}s "
+        f"({result.records_per_s:,.0f}/s), {result.writes:,} writes"
+        + ("" if no_switch else "; reads switched")
+    )
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
@@ -27,6 +27,18 @@ from shared.settings import Settings
 
 class LostOwnership(RuntimeError):
     """Another consumer took this partition: drop the batch, never overwrite its work."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    start: int
+    fresh: frozenset[str] | None  # None: an events batch
+    projections: list[str]
+
+
+def seen_collection(physical: str) -> str:
+    """Decision ids already folded into one physical projection."""
+    return f"{physical}_seen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +124,8 @@ class ProjectionSink:
                 rejected.append(Rejected(offset, err.reason, value))
         next_offset = records[-1][0] + 1
         async with self.client.start_session() as session, await session.start_transaction():
-            fresh = await self._fresh_decisions(decoded, session) if is_decisions else None
-            batch = self._fold(topic, partition, decoded, fresh)
+            plans = await self._plans(topic, partition, decoded, is_decisions, session)
+            batch = self._fold(decoded, plans)
             await self._write(batch, session)
             await self._checkpoint(topic, partition, next_offset, session)
         for projection in self.projections:
@@ -121,39 +133,50 @@ class ProjectionSink:
             self.offsets[key] = max(self.offsets.get(key, 0), next_offset)
         return rejected
 
-    async def _fresh_decisions(self, decoded: list[tuple[int, Any]], session: Any) -> set[str]:
-        """Decisions not folded before: moderation may re-emit after a crash, same ids."""
-        ids = list({d.decision_id for _, d in decoded})
-        coll = self.db[self.names.physical("violations")]
-        existing = {
-            doc["_id"]
-            async for doc in coll.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
-        }
-        return set(ids) - existing
-
-    def _fold(
+    async def _plans(
         self,
         topic: str,
         partition: int,
         decoded: list[tuple[int, Any]],
-        fresh: set[str] | None,
-    ) -> Batch:
-        # Projections resume from their own checkpoints (a bumped version restarts at 0
-        # while the others go on), so a record is folded only into projections behind it.
-        starts: dict[int, list[str]] = defaultdict(list)
+        is_decisions: bool,
+        session: Any,
+    ) -> list[_Plan]:
+        """Which records to fold into which projections.
+
+        Each projection resumes from its own checkpoint (a bumped fold version restarts at
+        0 while the others go on) and has its own set of decisions already folded:
+        moderation re-emits decisions with the same ids after a crash. Projections with
+        the same start and the same unseen decisions share one pass (the usual case).
+        """
+        ids = list({d.decision_id for _, d in decoded}) if is_decisions else []
+        groups: dict[tuple[int, frozenset[str] | None], list[str]] = defaultdict(list)
         for projection in self.projections:
-            starts[self.offsets.get((projection, topic, partition), 0)].append(projection)
+            start = self.offsets.get((projection, topic, partition), 0)
+            fresh: frozenset[str] | None = None
+            if is_decisions:
+                seen_coll = self.db[seen_collection(self.names.physical(projection))]
+                seen = {
+                    d["_id"]
+                    async for d in seen_coll.find(
+                        {"_id": {"$in": ids}}, {"_id": 1}, session=session
+                    )
+                }
+                fresh = frozenset(set(ids) - seen)
+            groups[(start, fresh)].append(projection)
+        return [_Plan(start, fresh, projections) for (start, fresh), projections in groups.items()]
+
+    def _fold(self, decoded: list[tuple[int, Any]], plans: list[_Plan]) -> Batch:
         merged = Batch()
-        for start, projections in sorted(starts.items()):
+        for plan in sorted(plans, key=lambda p: p.start):
             batch = Batch()
-            folded_decisions: set[str] = set()
+            folded: set[str] = set()
             for offset, record in decoded:
-                if offset < start:
+                if offset < plan.start:
                     continue
-                if fresh is not None:
-                    if record.decision_id not in fresh or record.decision_id in folded_decisions:
+                if plan.fresh is not None:
+                    if record.decision_id not in plan.fresh or record.decision_id in folded:
                         continue
-                    folded_decisions.add(record.decision_id)
+                    folded.add(record.decision_id)
                     fold_decision(batch, record, self.directory.get(record.group_key))
                 else:
                     if record.type == "ruleset.updated":
@@ -162,25 +185,34 @@ class ProjectionSink:
                             record.group_key, rules.get("timezone"), rules.get("language")
                         )
                     fold_event(batch, record, self.directory.get(record.group_key), self.settings)
-            wanted = set(projections)
+            wanted = set(plan.projections)
             for key, delta in batch.docs.items():
                 if key[0] in wanted:
                     merged.docs[key] = delta
             for key, doc in batch.inserts.items():
                 if key[0] in wanted:
                     merged.inserts[key] = doc
+            if plan.fresh is not None and folded:
+                for projection in plan.projections:
+                    merged.seen[projection] = sorted(folded)
         return merged
 
     async def _write(self, batch: Batch, session: Any) -> None:
-        ops: dict[str, list[UpdateOne]] = defaultdict(list)
+        ops: dict[str, list[Any]] = defaultdict(list)
         for (projection, doc_id), delta in batch.docs.items():
-            ops[projection].append(UpdateOne({"_id": doc_id}, delta.to_update(), upsert=True))
-        for (projection, doc_id), doc in batch.inserts.items():
-            ops[projection].append(UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True))
-        for projection, updates in ops.items():
-            await self.db[self.names.physical(projection)].bulk_write(
-                updates, ordered=False, session=session
+            ops[self.names.physical(projection)].append(
+                UpdateOne({"_id": doc_id}, delta.to_update(), upsert=True)
             )
+        for (projection, doc_id), doc in batch.inserts.items():
+            ops[self.names.physical(projection)].append(
+                UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True)
+            )
+        for projection, seen_ids in batch.seen.items():
+            ops[seen_collection(self.names.physical(projection))].extend(
+                InsertOne({"_id": i}) for i in seen_ids
+            )
+        for collection, updates in ops.items():
+            await self.db[collection].bulk_write(updates, ordered=False, session=session)
             self.writes += len(updates)
 
     async def _checkpoint(self, topic: str, partition: int, next_offset: int, session: Any) -> None:

@@ -22,7 +22,8 @@ CHECKPOINTS = "checkpoints"
 
 
 def physical_name(projection: str, generation: int) -> str:
-    return f"p_{projection}_g{generation}"
+    """The fold version is part of the name: a changed fold never folds onto old data."""
+    return f"p_{projection}_v{PROJECTIONS[projection]}_g{generation}"
 
 
 class ProjectionNames:
@@ -36,8 +37,15 @@ class ProjectionNames:
 
     @classmethod
     async def load(cls, db: AsyncDatabase) -> ProjectionNames:
-        generations = {d["_id"]: int(d["generation"]) async for d in db[SERVING].find({})}
+        generations = {
+            d["_id"]: int(d["generation"])
+            async for d in db[SERVING].find({})
+            if d["_id"] in PROJECTIONS
+        }
         return cls(generations)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProjectionNames) and self.generations == other.generations
 
 
 async def collection_for(db: AsyncDatabase, projection: str):  # type: ignore[no-untyped-def]

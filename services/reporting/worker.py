@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from services.reporting.sink import ProjectionSink
+from services.reporting.store import ProjectionNames
 from shared.consumer import Records
 from shared.logging import get_logger
 from shared.metrics import DEADLETTERS, FOLD_BATCH_SECONDS, FOLD_BATCH_SIZE, FOLD_WRITES
 
 SERVICE = "reporting"
+NAMES_CHECK_EVERY_S = 2.0
+
+
+class GenerationSwitched(RuntimeError):
+    """Raised to make the consumer loop rewind to the new generation's checkpoints."""
 
 
 class ReportingWorker:
@@ -24,6 +31,7 @@ class ReportingWorker:
         self.broker = broker
         self.deadletter_topic = deadletter_topic
         self.log = get_logger()
+        self.names_checked = time.monotonic()
 
     async def assigned(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         await self.sink.load_directory()
@@ -33,7 +41,22 @@ class ReportingWorker:
         for tp in tps:
             self.sink.release(tp.topic, tp.partition)
 
+    async def follow_switch(self) -> None:
+        """After `modstream rebuild` switched a projection, write to the new generation,
+        resuming from its checkpoints (the rebuild left them exactly where it stopped)."""
+        now = time.monotonic()
+        if now - self.names_checked < NAMES_CHECK_EVERY_S:
+            return
+        self.names_checked = now
+        names = await ProjectionNames.load(self.sink.db)
+        if names != self.sink.names:
+            self.log.info("projection generations switched", generations=names.generations)
+            self.sink.names = names
+            await self.sink.ensure_indexes()
+            raise GenerationSwitched("serving generation changed; resuming from its checkpoints")
+
     async def process(self, records: Records) -> None:
+        await self.follow_switch()
         # Events before decisions: a decision's group context comes from its events.
         for tp in sorted(
             records, key=lambda t: (t.topic != self.sink.settings.events_topic, t.partition)
@@ -52,7 +75,7 @@ class ReportingWorker:
                 await self.dead_letter(tp, bad.offset, bad.reason, bad.value)
 
     async def idle(self) -> None:
-        return None
+        await self.follow_switch()
 
     async def dead_letter(self, tp: TopicPartition, offset: int, reason: str, value: bytes) -> None:
         DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()
