@@ -249,6 +249,20 @@ def rebuild(
     )
 
 
+@app.command()
+def bench(
+    quick: Annotated[
+        bool, typer.Option(help="small sizes: a smoke test, not a measurement")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="where the table goes")] = Path("docs/benchmarks.md"),
+    stage: Annotated[list[str] | None, typer.Option(help="only these stages")] = None,
+) -> None:
+    """Every stage beside its raw baseline, in one run; writes docs/benchmarks.md."""
+    from services.ops.bench import run_bench
+
+    run_bench(console, quick, out, stage)
+
+
 def main() -> None:
     app()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, CONSUMER_OFFSET, EVENTS_PROCESSED
 from shared.settings import Settings
 
+COMMIT_HINT_EVERY_S = 2.0
 Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
@@ -73,6 +75,7 @@ class ConsumerRunner:
         self.log = get_logger(consumer=group_id)
         self.processed = 0
         self.positions: dict[TopicPartition, int] = {}
+        self._last_commit = 0.0
 
     async def seek_to_worker(self, tps: set[TopicPartition]) -> None:
         assert self.consumer is not None
@@ -123,6 +126,7 @@ class ConsumerRunner:
                     EVENTS_PROCESSED.labels(self.service).inc(n)
                     for tp, batch in records.items():
                         self.positions[tp] = batch[-1].offset + 1
+                    await self._commit_hint()
                 else:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
@@ -132,6 +136,23 @@ class ConsumerRunner:
             with contextlib.suppress(Exception):
                 await self.worker.revoked(set(self.consumer.assignment()))
             await self.consumer.stop()
+
+    async def _commit_hint(self) -> None:
+        """Commit processed positions to Kafka for lag monitoring (KEDA, kafka tools) only:
+        resuming always comes from the worker's own checkpoints."""
+        if self.group_id is None or self.consumer is None:
+            return
+        now = time.monotonic()
+        if now - self._last_commit < COMMIT_HINT_EVERY_S:
+            return
+        self._last_commit = now
+        owned = set(self.consumer.assignment())
+        offsets = {tp: off for tp, off in self.positions.items() if tp in owned}
+        if offsets:
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as err:  # a rebalance in progress; the next one will do
+                self.log.debug("offset hint not committed", error=str(err))
 
     async def _guarded(self, work: object) -> bool:
         try:

@@ -49,7 +49,13 @@ def demo_rule_sets(seed: int) -> dict[str, dict[str, Any]]:
         override = {
             "language": meta["language"],
             "timezone": meta["timezone"],
-            "keywords": {"terms": sorted(set(BANNED_KEYWORDS_EN) | set(BANNED_KEYWORDS_ZH))},
+            "detectors": {
+                "community-banned": {
+                    "kind": "keywords",
+                    "category": "ads",
+                    "keywords": sorted(set(BANNED_KEYWORDS_EN) | set(BANNED_KEYWORDS_ZH)),
+                }
+            },
         }
         override = _merge(override, groups_override.get(group_key, {}))
         out[group_key] = effective_rules(default, override).model_dump(mode="json")

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from services.reporting.queries import ensure_review_indexes
 from services.reporting.sink import ProjectionSink
 from services.reporting.store import ProjectionNames
 from services.reporting.worker import SERVICE, ReportingWorker
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
         db = database(mongo, settings)
         app.state.mongo = mongo
         app.state.db = db
+        with contextlib.suppress(Exception):  # the store may come later; readiness says so
+            await ensure_review_indexes(db)
         runner: ConsumerRunner | None = None
         task: asyncio.Task[None] | None = None
         broker = None

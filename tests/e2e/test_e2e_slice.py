@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.moderation.rules import default_ruleset, effective_rules
 from services.ops.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -37,11 +38,18 @@ def ruleset(version: int, keywords: list[str]) -> dict[str, Any]:
         "platform": "telegram",
         "group_id": "-100777",
         "user_id": "admin-1",
-        "payload": {
-            "version": version,
-            "rules": {"language": "en", "timezone": "UTC", "keywords": {"terms": keywords}},
-        },
+        "payload": {"version": version, "rules": whole_rules(keywords)},
     }
+
+
+def whole_rules(keywords: list[str]) -> dict[str, Any]:
+    """What `modstream rules apply` sends: the default merged with the group's override."""
+    override = {
+        "language": "en",
+        "timezone": "UTC",
+        "detectors": {"banned-words": {"kind": "keywords", "keywords": keywords}},
+    }
+    return effective_rules(default_ruleset(), override).model_dump(mode="json")
 
 
 def msg(n: int, user: str, text: str, at: str) -> dict[str, Any]:

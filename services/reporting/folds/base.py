@@ -14,6 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 DocKey = tuple[str, str]  # (collection, _id)
+# (keys, options): `IndexModel(keys, **options)` or `collection.create_index(keys, **options)`
+IndexSpec = tuple[list[tuple[str, int]], dict[str, Any]]
 
 _KEY_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
 
@@ -103,6 +105,8 @@ class Batch:
     # Documents inserted once and never changed (decisions, archived cases); the sink
     # inserts each only if its _id is absent.
     inserts: dict[DocKey, dict[str, Any]] = field(default_factory=dict)
+    # Decision ids folded by this batch, per projection (the sink's dedup record).
+    seen: dict[str, list[str]] = field(default_factory=dict)
 
     def doc(self, collection: str, doc_id: str) -> DocDelta:
         key = (collection, doc_id)

@@ -1,0 +1,1 @@
+"""One module per detector kind; each turns one rule's config into a pure check."""

@@ -1,0 +1,451 @@
+"""The moderation engine: (partition state, event) -> decisions, deterministically.
+
+Everything here is a function of the event history and the rules: times are the events'
+`occurred_at`, ids are hashes of the causing event, and the order of decisions for one
+event is fixed (remove the message, then the ladder step, then any escalation). So a
+replay, a restart from a snapshot, or a second instance yields the same decisions with
+the same ids, and downstream drops the repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from services.moderation import complaints as cases
+from services.moderation import ladder as ladders
+from services.moderation.compiled import CompiledRules, compile_rules
+from services.moderation.detectors.base import Hit, MessageContext
+from services.moderation.normalise import MessageText
+from services.moderation.rules import RulesError, RuleSet, effective_rules, ruleset_data
+from services.moderation.state import GroupState, PartitionState
+from services.moderation.texts import complaint_text, reason, violation_text
+from shared.events import (
+    ComplaintFiledEvent,
+    ComplaintResolvedEvent,
+    Decision,
+    Event,
+    MemberJoinedEvent,
+    MemberLeftEvent,
+    MessagePostedEvent,
+    RulesetUpdatedEvent,
+    SanctionAppliedEvent,
+    SanctionRevokedEvent,
+)
+
+__all__ = ["Engine", "PartitionState", "decision_id"]
+
+# How often (event time) the whole partition is swept for state no rule can still use.
+SWEEP_EVERY_S = 300.0
+COMPILED_CACHE_SIZE = 1024
+
+RejectedRules = Callable[[str, str, str], None]  # (group key, event id, why)
+
+
+def decision_id(event_id: str, rule_id: str, action: str) -> str:
+    digest = hashlib.sha1(f"{event_id}|{rule_id}|{action}".encode()).hexdigest()
+    return f"d-{digest[:24]}"
+
+
+class Engine:
+    def __init__(
+        self,
+        default_rules: RuleSet,
+        *,
+        on_rejected_rules: RejectedRules | None = None,
+    ) -> None:
+        self.default_rules = default_rules
+        self.default_data = ruleset_data(default_rules)
+        self.default_compiled = compile_rules(default_rules, 0)
+        self.on_rejected_rules = on_rejected_rules
+        self._cache: OrderedDict[tuple[str, int, str], CompiledRules] = OrderedDict()
+        self._handlers: dict[
+            str, Callable[[PartitionState, GroupState, Any, float], list[Decision]]
+        ]
+        self._handlers = {
+            "message.posted": self._on_message,
+            "member.joined": self._on_joined,
+            "member.left": self._on_left,
+            "complaint.filed": self._on_complaint,
+            "complaint.resolved": self._on_resolved,
+            "sanction.applied": self._on_sanction,
+            "sanction.revoked": self._on_revoked,
+            "ruleset.updated": self._on_ruleset,
+        }
+
+    # ------------------------------------------------------------------ entry point
+
+    def apply(self, state: PartitionState, event: Event) -> list[Decision]:
+        """Fold one event into the state; the decisions it causes, in a fixed order.
+
+        An event id this state has already applied yields nothing (a redelivery).
+        """
+        if not state.mark_seen(event.event_id):
+            return []
+        at = event.occurred_at.timestamp()
+        g = state.group(event.group_key)
+        if at > g.clock:
+            g.clock = at
+        if at > state.clock:
+            state.clock = at
+        decisions = self._handlers[event.type](state, g, event, at)
+        if state.clock - state.swept_at >= SWEEP_EVERY_S:
+            self._sweep(state)
+        return decisions
+
+    def rules_for(self, state: PartitionState, group_key: str) -> CompiledRules:
+        """The rules a group of this state currently runs under."""
+        return self._rules(state.group(group_key), group_key)
+
+    # ------------------------------------------------------------------ rules
+
+    def _rules(self, g: GroupState, group_key: str) -> CompiledRules:
+        owned = g.compiled
+        if owned is not None and owned[0] is self:
+            compiled: CompiledRules = owned[1]
+            return compiled
+        if g.rules_raw is None:
+            compiled = self.default_compiled
+        else:
+            compiled = self._compile(group_key, g.version, g.rules_raw) or self.default_compiled
+        g.compiled = (self, compiled)
+        return compiled
+
+    def _compile(self, group_key: str, version: int, raw: dict[str, Any]) -> CompiledRules | None:
+        digest = hashlib.sha1(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+        key = (group_key, version, digest)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        try:
+            rules = effective_rules(self.default_data, raw, source=f"{group_key} v{version}")
+        except RulesError as err:
+            if self.on_rejected_rules is not None:
+                self.on_rejected_rules(group_key, f"v{version}", str(err))
+            return None
+        compiled = compile_rules(rules, version)
+        self._cache[key] = compiled
+        if len(self._cache) > COMPILED_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return compiled
+
+    def _on_ruleset(
+        self, state: PartitionState, g: GroupState, ev: RulesetUpdatedEvent, at: float
+    ) -> list[Decision]:
+        p = ev.payload
+        if p.version <= g.version:
+            return []
+        raw = json.loads(json.dumps(p.rules))  # a plain, JSON-safe copy for the snapshot
+        compiled = self._compile(ev.group_key, p.version, raw)
+        if compiled is None:  # invalid: keep the rules in force
+            return []
+        g.version = p.version
+        g.rules_raw = raw
+        g.compiled = (self, compiled)
+        return []
+
+    # ------------------------------------------------------------------ members
+
+    def _on_joined(
+        self, state: PartitionState, g: GroupState, ev: MemberJoinedEvent, at: float
+    ) -> list[Decision]:
+        if self._rules(g, ev.group_key).new_member_period:
+            g.joined[ev.user_id] = at
+        return []
+
+    def _on_left(
+        self, state: PartitionState, g: GroupState, ev: MemberLeftEvent, at: float
+    ) -> list[Decision]:
+        g.joined.pop(ev.user_id, None)
+        return []
+
+    # ------------------------------------------------------------------ messages
+
+    def _on_message(
+        self, state: PartitionState, g: GroupState, ev: MessagePostedEvent, at: float
+    ) -> list[Decision]:
+        rules = self._rules(g, ev.group_key)
+        user_id = ev.user_id
+        horizon = rules.times_horizon
+        if horizon:
+            times = g.times.get(user_id)
+            if times is None:
+                g.times[user_id] = [at]
+            else:
+                if at >= times[-1]:
+                    times.append(at)
+                else:
+                    insort(times, at)
+                cutoff = at - horizon
+                if times[0] <= cutoff:
+                    del times[: bisect_right(times, cutoff)]
+        p = ev.payload
+        ctx = MessageContext(
+            ev.event_id,
+            at,
+            ev.platform,
+            ev.group_key,
+            user_id,
+            MessageText(p.text),
+            len(p.mentions),
+            p.attachments,
+            g,
+            state,
+        )
+        hits: list[Hit] = []
+        for detector in rules.detectors:
+            hit = detector.check(ctx)
+            if hit is not None:
+                hits.append(hit)
+        if not hits:
+            return []
+        return self._message_decisions(rules, g, ev, at, hits)
+
+    def _message_decisions(
+        self,
+        rules: CompiledRules,
+        g: GroupState,
+        ev: MessagePostedEvent,
+        at: float,
+        hits: list[Hit],
+    ) -> list[Decision]:
+        """One message, one violation: the most severe hit decides, the message goes."""
+        primary = next((h for h in hits if h.serious), next((h for h in hits if h.counts), hits[0]))
+        lang = rules.language
+        why = violation_text(lang, primary.rule_id, primary.kind, primary.matched, primary.detail)
+        out = [
+            self._decision(
+                ev,
+                rules,
+                "remove_message",
+                primary.rule_id,
+                ev.user_id,
+                reason(lang, "remove_message", why),
+                matched=primary.matched,
+            )
+        ]
+        if primary.serious or primary.counts:
+            count = ladders.add_violation(g, ev.user_id, at, f"e:{ev.event_id}", rules.ladder)
+            sanction = ladders.sanction_for(rules.ladder, count, primary.serious)
+            out.extend(
+                self._sanction_decisions(
+                    ev,
+                    rules,
+                    sanction,
+                    primary.rule_id,
+                    ev.user_id,
+                    why,
+                    matched=primary.matched,
+                    cause=[ev.event_id],
+                    case_id=None,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ sanctions
+
+    def _sanction_decisions(
+        self,
+        ev: Event,
+        rules: CompiledRules,
+        sanction: ladders.Sanction,
+        rule_id: str,
+        target_user_id: str,
+        why: str,
+        *,
+        matched: str | None,
+        cause: list[str],
+        case_id: str | None,
+    ) -> list[Decision]:
+        lang = rules.language
+        count = None if sanction.serious else sanction.count
+        out = [
+            self._decision(
+                ev,
+                rules,
+                sanction.action,
+                rule_id,
+                target_user_id,
+                reason(
+                    lang,
+                    sanction.action,
+                    why,
+                    count=count,
+                    duration_s=sanction.duration_s,
+                    serious=sanction.serious,
+                ),
+                duration_s=sanction.duration_s,
+                matched=matched,
+                cause=cause,
+                case_id=case_id,
+            )
+        ]
+        if sanction.escalate:
+            out.append(
+                self._decision(
+                    ev,
+                    rules,
+                    "escalate",
+                    rule_id,
+                    target_user_id,
+                    reason(lang, "escalate", why, count=count, serious=sanction.serious),
+                    matched=matched,
+                    cause=cause,
+                    case_id=case_id,
+                )
+            )
+        return out
+
+    def _on_sanction(
+        self, state: PartitionState, g: GroupState, ev: SanctionAppliedEvent, at: float
+    ) -> list[Decision]:
+        """A manual sanction is a violation on the ladder; it is executed already."""
+        rules = self._rules(g, ev.group_key)
+        p = ev.payload
+        ladders.add_violation(g, p.target_user_id, at, f"s:{p.sanction_id}", rules.ladder)
+        return []
+
+    def _on_revoked(
+        self, state: PartitionState, g: GroupState, ev: SanctionRevokedEvent, at: float
+    ) -> list[Decision]:
+        ladders.remove_violation(g, f"s:{ev.payload.sanction_id}")
+        return []
+
+    # ------------------------------------------------------------------ complaints
+
+    def _on_complaint(
+        self, state: PartitionState, g: GroupState, ev: ComplaintFiledEvent, at: float
+    ) -> list[Decision]:
+        rules = self._rules(g, ev.group_key)
+        p = ev.payload
+        window = rules.complaints[1].window if rules.complaints else 0
+        case = cases.file_complaint(
+            g,
+            ev.group_key,
+            event_id=ev.event_id,
+            complaint_id=p.complaint_id,
+            reporter_id=ev.user_id,
+            target_user_id=p.target_user_id,
+            target_message_id=p.target_message_id,
+            at=at,
+            window=window,
+        )
+        if rules.complaints is None:
+            return []
+        rule_id, cfg = rules.complaints
+        if not cases.reaches_threshold(case, at, cfg.reporters, cfg.window):
+            return []
+        case.triggered_at = at
+        lang = rules.language
+        why = complaint_text(
+            lang, cases.reporters_within(case, at, cfg.window), cfg.window, case.case_id
+        )
+        cause = list(case.event_ids)
+        out: list[Decision] = []
+        escalated = False
+        if cfg.sanction or cfg.serious:
+            count = ladders.add_violation(
+                g, case.target_user_id, at, f"c:{case.case_id}", rules.ladder
+            )
+            sanction = ladders.sanction_for(rules.ladder, count, cfg.serious)
+            out.extend(
+                self._sanction_decisions(
+                    ev,
+                    rules,
+                    sanction,
+                    rule_id,
+                    case.target_user_id,
+                    why,
+                    matched=None,
+                    cause=cause,
+                    case_id=case.case_id,
+                )
+            )
+            escalated = sanction.escalate
+        if cfg.escalate and not escalated:
+            out.append(
+                self._decision(
+                    ev,
+                    rules,
+                    "escalate",
+                    rule_id,
+                    case.target_user_id,
+                    reason(lang, "escalate", why),
+                    cause=cause,
+                    case_id=case.case_id,
+                )
+            )
+        return out
+
+    def _on_resolved(
+        self, state: PartitionState, g: GroupState, ev: ComplaintResolvedEvent, at: float
+    ) -> list[Decision]:
+        case = cases.close_case(g, ev.payload.complaint_id)
+        if case is not None and ev.payload.outcome == "rejected" and case.triggered_at is not None:
+            ladders.remove_violation(g, f"c:{case.case_id}")
+        return []
+
+    # ------------------------------------------------------------------ output
+
+    def _decision(
+        self,
+        ev: Event,
+        rules: CompiledRules,
+        action: str,
+        rule_id: str,
+        target_user_id: str,
+        why: str,
+        *,
+        duration_s: int | None = None,
+        matched: str | None = None,
+        cause: list[str] | None = None,
+        case_id: str | None = None,
+    ) -> Decision:
+        decided_at: datetime = ev.occurred_at
+        return Decision(
+            decision_id=decision_id(ev.event_id, rule_id, action),
+            group_key=ev.group_key,
+            target_user_id=target_user_id,
+            action=action,  # type: ignore[arg-type]
+            duration_s=duration_s,
+            rule_id=rule_id,
+            ruleset_version=rules.version,
+            reason=why,
+            cause_event_ids=cause if cause is not None else [ev.event_id],
+            decided_at=decided_at,
+            case_id=case_id,
+            matched=matched,
+        )
+
+    # ------------------------------------------------------------------ bounds
+
+    def _sweep(self, state: PartitionState) -> None:
+        """Drop state no rule can use anymore, so idle members do not pile up."""
+        now = state.clock
+        state.swept_at = now
+        for group_key, g in state.groups.items():
+            rules = self._rules(g, group_key)
+            horizon = rules.times_horizon
+            for user_id in [u for u, ts in g.times.items() if not ts or ts[-1] <= now - horizon]:
+                del g.times[user_id]
+            period = rules.new_member_period
+            for user_id in [u for u, t in g.joined.items() if t <= now - period]:
+                del g.joined[user_id]
+            for cool in [k for k, until in g.cooldowns.items() if until <= now]:
+                del g.cooldowns[cool]
+            ladders.prune(g, now, rules.ladder)
+            window = rules.complaints[1].window if rules.complaints else 0
+            cases.prune(g, now, window, rules.ladder.expire_after)
+        oldest = now - state.repeat_horizon
+        for key in list(state.repeats):
+            kept = [e for e in state.repeats[key] if e[0] > oldest]
+            if kept:
+                state.repeats[key] = kept
+            else:
+                del state.repeats[key]

@@ -1,0 +1,170 @@
+"""All moderation state of one Kafka partition, as plain data that snapshots to JSON.
+
+State lives with the partition because every event of a group is in one partition, in
+order. It is bounded: windows are pruned by event time, ladders keep only unexpired
+violations, and the set of applied event ids keeps only the most recent ones.
+The snapshot uses lists, never user-chosen strings as keys, so it is safe to store in
+MongoDB whatever a platform calls its users and groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SNAPSHOT_FORMAT = 1
+DEFAULT_SEEN_LIMIT = 20_000
+
+
+@dataclass(slots=True)
+class Case:
+    """A complaint case: every complaint against one message (or else one user)."""
+
+    case_id: str
+    target: str  # "m:<message_id>" or "u:<user_id>"
+    target_user_id: str
+    opened_at: float
+    # reporter user id -> time of their latest complaint in this case
+    reporters: dict[str, float] = field(default_factory=dict)
+    complaint_ids: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    triggered_at: float | None = None
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.case_id,
+            self.target,
+            self.target_user_id,
+            self.opened_at,
+            [[u, t] for u, t in self.reporters.items()],
+            self.complaint_ids,
+            self.event_ids,
+            self.triggered_at,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Case:
+        return cls(
+            case_id=data[0],
+            target=data[1],
+            target_user_id=data[2],
+            opened_at=data[3],
+            reporters={u: t for u, t in data[4]},
+            complaint_ids=list(data[5]),
+            event_ids=list(data[6]),
+            triggered_at=data[7],
+        )
+
+
+@dataclass(slots=True)
+class GroupState:
+    version: int = 0
+    # the overrides of the group's latest accepted ruleset.updated (None: the default)
+    rules_raw: dict[str, Any] | None = None
+    clock: float = 0.0
+    swept_at: float = 0.0
+    joined: dict[str, float] = field(default_factory=dict)
+    # user id -> sorted times of their recent messages (flood windows)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    # user id -> [(time, ref)] unexpired violations; ref "s:<sanction_id>" for manual
+    # sanctions, "e:<event_id>" for detected ones, "c:<case_id>" for complaint cases
+    violations: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # (rule id, user id) -> until when a rate rule does not count again on the ladder
+    cooldowns: dict[tuple[str, str], float] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+    case_of_target: dict[str, str] = field(default_factory=dict)
+    case_of_complaint: dict[str, str] = field(default_factory=dict)
+    # transient: the compiled rules in force (rebuilt from rules_raw after a restore)
+    compiled: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ver": self.version,
+            "rules": self.rules_raw,
+            "clock": self.clock,
+            "swept": self.swept_at,
+            "joined": [[u, t] for u, t in self.joined.items()],
+            "times": [[u, ts] for u, ts in self.times.items()],
+            "viol": [[u, [[t, r] for t, r in v]] for u, v in self.violations.items()],
+            "cool": [[r, u, t] for (r, u), t in self.cooldowns.items()],
+            "cases": [c.to_json() for c in self.cases.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GroupState:
+        g = cls(
+            version=data["ver"],
+            rules_raw=data["rules"],
+            clock=data["clock"],
+            swept_at=data["swept"],
+            joined={u: t for u, t in data["joined"]},
+            times={u: list(ts) for u, ts in data["times"]},
+            violations={u: [(t, r) for t, r in v] for u, v in data["viol"]},
+            cooldowns={(r, u): t for r, u, t in data["cool"]},
+        )
+        for raw in data["cases"]:
+            case = Case.from_json(raw)
+            g.cases[case.case_id] = case
+            g.case_of_target[case.target] = case.case_id
+            for cid in case.complaint_ids:
+                g.case_of_complaint[cid] = case.case_id
+        return g
+
+
+class PartitionState:
+    """Moderation state for the groups of one partition."""
+
+    __slots__ = ("clock", "groups", "repeat_horizon", "repeats", "seen", "seen_limit", "swept_at")
+
+    def __init__(self, seen_limit: int = DEFAULT_SEEN_LIMIT) -> None:
+        self.seen_limit = seen_limit
+        self.groups: dict[str, GroupState] = {}
+        # recently applied event ids, oldest first (a dict keeps insertion order)
+        self.seen: dict[str, None] = {}
+        # "platform:user|fingerprint" -> [(time, group key)]: repeats across the groups
+        # that share this partition
+        self.repeats: dict[str, list[tuple[float, str]]] = {}
+        self.repeat_horizon = 0.0
+        self.clock = 0.0
+        self.swept_at = 0.0
+
+    def mark_seen(self, event_id: str) -> bool:
+        """Remember an event id; False when it was applied before (a redelivery)."""
+        seen = self.seen
+        if event_id in seen:
+            return False
+        seen[event_id] = None
+        if len(seen) > self.seen_limit:
+            del seen[next(iter(seen))]
+        return True
+
+    def group(self, group_key: str) -> GroupState:
+        g = self.groups.get(group_key)
+        if g is None:
+            g = self.groups[group_key] = GroupState()
+        return g
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "seen_limit": self.seen_limit,
+            "seen": list(self.seen),
+            "clock": self.clock,
+            "swept": self.swept_at,
+            "repeat_horizon": self.repeat_horizon,
+            "repeats": [[k, [[t, g] for t, g in v]] for k, v in self.repeats.items()],
+            "groups": [[k, g.to_json()] for k, g in self.groups.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartitionState:
+        if data.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"unknown moderation snapshot format {data.get('format')!r}")
+        s = cls(seen_limit=data["seen_limit"])
+        s.seen = dict.fromkeys(data["seen"])
+        s.clock = data["clock"]
+        s.swept_at = data["swept"]
+        s.repeat_horizon = data["repeat_horizon"]
+        s.repeats = {k: [(t, g) for t, g in v] for k, v in data["repeats"]}
+        s.groups = {k: GroupState.from_json(g) for k, g in data["groups"]}
+        return s

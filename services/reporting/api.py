@@ -1,0 +1,328 @@
+"""The reporting query API: every route under /v1, every route scoped by token.
+
+A platform token gets 403; a group outside the token's scope gets 403 before any read,
+so no response ever carries another group's data. Every path or query parameter that
+reaches a MongoDB filter is validated here as a plain string of a known shape (the
+validators are pure and unit-tested); a value starting with '$' never passes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.reporting import queries
+from services.reporting.folds.periods import GRANULARITIES
+from services.reporting.report import FORMATS, monthly_report, render
+from shared.events import DecisionAction
+from shared.http_auth import require_group, require_principal, require_reader
+from shared.settings import Settings
+from shared.tokens import Principal
+
+PLATFORMS = ("onebot", "telegram", "discord", "slack", "api")
+_KEY = re.compile(r"^(?:onebot|telegram|discord|slack|api):[^\s$/][^\s/]{0,255}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_TOKEN = re.compile(r"^[^\s$][^\s]{0,255}$")  # rule ids, event ids
+ACTIONS: tuple[str, ...] = DecisionAction.__args__  # type: ignore[attr-defined]
+STATUSES = ("open", "resolved")
+SPOTCHECK_STATUSES = ("pending", "ok", "violation", "all")
+DEFAULT_LIMIT = 100
+
+
+# ---------------------------------------------------------------- pure validators
+
+
+def _invalid(message: str) -> HTTPException:
+    return HTTPException(422, message)
+
+
+def _plain(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string")
+    if value.startswith("$"):
+        raise _invalid(f"{name} may not start with '$'")
+    return value
+
+
+def parse_group_key(value: Any) -> str:
+    value = _plain(value, "group key")
+    if not _KEY.match(value):
+        raise _invalid(
+            f"group key {value!r} is not '{{platform}}:{{group_id}}' "
+            f"with platform one of {', '.join(PLATFORMS)}"
+        )
+    return value
+
+
+def parse_user_key(value: Any) -> str:
+    value = _plain(value, "user key")
+    if not _KEY.match(value):
+        raise _invalid(
+            f"user key {value!r} is not '{{platform}}:{{user_id}}' "
+            f"with platform one of {', '.join(PLATFORMS)}"
+        )
+    return value
+
+
+def parse_day(value: Any, name: str) -> str | None:
+    """An optional local date, YYYY-MM-DD."""
+    if value is None or value == "":
+        return None
+    value = _plain(value, name)
+    try:
+        if not _DAY.match(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(f"{name} must be a date YYYY-MM-DD (got {value!r})") from None
+    return value
+
+
+def parse_range(date_from: Any, date_to: Any) -> tuple[str | None, str | None]:
+    start, end = parse_day(date_from, "from"), parse_day(date_to, "to")
+    if start and end and start > end:
+        raise _invalid(f"from ({start}) is after to ({end})")
+    return start, end
+
+
+def parse_month(value: Any, name: str = "month") -> str:
+    value = _plain(value, name)
+    if not _MONTH.match(value):
+        raise _invalid(f"{name} must be YYYY-MM (got {value!r})")
+    return value
+
+
+def parse_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    value = _plain(value, name)
+    if value not in choices:
+        raise _invalid(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def parse_token(value: Any, name: str) -> str | None:
+    """An optional identifier (rule id, event id): no spaces, no leading '$'."""
+    if value is None or value == "":
+        return None
+    value = _plain(value, name)
+    if not _TOKEN.match(value):
+        raise _invalid(f"{name} {value!r} is not a valid identifier")
+    return value
+
+
+def parse_limit(value: Any, maximum: int = queries.MAX_LIMIT) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise _invalid(f"limit must be between 1 and {maximum} (got {value!r})")
+    return value
+
+
+def parse_offset(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _invalid(f"offset must be 0 or more (got {value!r})")
+    return value
+
+
+def visible_groups(principal: Principal) -> frozenset[str] | None:
+    """None for a '*' token (every group), else the token's own groups."""
+    return None if principal.all_groups else principal.groups
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+def reader(request: Request) -> Principal:
+    principal = require_principal(request)
+    require_reader(principal)
+    return principal
+
+
+def group_reader(group_key: str, principal: Principal = Depends(reader)) -> str:
+    key = parse_group_key(group_key)
+    require_group(principal, key)
+    return key
+
+
+def _require_roles(principal: Principal, roles: tuple[str, ...], what: str) -> None:
+    if principal.role not in roles:
+        raise HTTPException(
+            403, f"{what} needs one of the roles {', '.join(roles)}; this token is {principal.role}"
+        )
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["ok", "violation"]
+    note: str = Field(default="", max_length=4096)
+
+
+# ---------------------------------------------------------------- routes
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["reporting"])
+
+    @router.get("/groups")
+    async def groups(request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
+        items = await queries.list_groups(request.app.state.db, visible_groups(principal))
+        return {"items": items}
+
+    @router.get("/groups/{group_key}/activity")
+    async def activity(
+        request: Request,
+        group_key: str = Depends(group_reader),
+        granularity: str = "day",
+        date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"),
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        gran = parse_choice(granularity, "granularity", GRANULARITIES)
+        start, end = parse_range(date_from, date_to)
+        return await queries.activity(
+            request.app.state.db,
+            group_key,
+            gran,
+            start,
+            end,
+            parse_limit(limit),
+            parse_day(cursor, "cursor"),
+        )
+
+    @router.get("/groups/{group_key}/violations")
+    async def violations(
+        request: Request,
+        group_key: str = Depends(group_reader),
+        date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"),
+        rule: str | None = None,
+        action: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        start, end = parse_range(date_from, date_to)
+        return await queries.violations(
+            request.app.state.db,
+            group_key,
+            start,
+            end,
+            parse_token(rule, "rule"),
+            parse_choice(action, "action", ACTIONS) if action else None,
+            parse_limit(limit),
+            parse_offset(offset),
+        )
+
+    @router.get("/groups/{group_key}/complaints")
+    async def complaints(
+        request: Request,
+        group_key: str = Depends(group_reader),
+        status: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        return await queries.complaints(
+            request.app.state.db,
+            group_key,
+            parse_choice(status, "status", STATUSES) if status else None,
+            _settings(request).complaint_sla_hours,
+            datetime.now(UTC),
+            parse_limit(limit),
+            parse_offset(offset),
+        )
+
+    @router.get("/groups/{group_key}/operators")
+    async def operators(
+        request: Request,
+        group_key: str = Depends(group_reader),
+        month: str | None = None,
+        principal: Principal = Depends(reader),
+    ) -> dict[str, Any]:
+        _require_roles(principal, ("admin", "auditor"), "the operators' figures")
+        return await queries.operators(
+            request.app.state.db, group_key, parse_month(month) if month else None
+        )
+
+    @router.get("/groups/{group_key}/spotchecks")
+    async def spotchecks(
+        request: Request,
+        group_key: str = Depends(group_reader),
+        date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"),
+        status: str = "pending",
+        principal: Principal = Depends(reader),
+    ) -> dict[str, Any]:
+        _require_roles(principal, ("admin", "auditor"), "the spot-check queue")
+        start, end = parse_range(date_from, date_to)
+        return await queries.spotchecks(
+            request.app.state.db,
+            group_key,
+            start,
+            end,
+            parse_choice(status, "status", SPOTCHECK_STATUSES),
+        )
+
+    @router.post("/groups/{group_key}/spotchecks/{event_id}/review")
+    async def review(
+        request: Request,
+        event_id: str,
+        body: ReviewIn,
+        group_key: str = Depends(group_reader),
+        principal: Principal = Depends(reader),
+    ) -> dict[str, Any]:
+        _require_roles(principal, ("admin",), "reviewing a spot check")
+        event = parse_token(event_id, "event id")
+        if event is None:
+            raise _invalid("event id is required")
+        db = request.app.state.db
+        day = await queries.sampled_day(db, group_key, event)
+        if day is None:
+            raise HTTPException(
+                404, f"message {event} is not in the spot-check sample of {group_key}"
+            )
+        return await queries.record_review(
+            db,
+            group_key,
+            event,
+            day,
+            body.outcome,
+            body.note,
+            principal.name,
+            principal.role,
+            datetime.now(UTC),
+        )
+
+    @router.get("/users/{user_key}/history")
+    async def history(
+        request: Request, user_key: str, principal: Principal = Depends(reader)
+    ) -> dict[str, Any]:
+        return await queries.user_history(
+            request.app.state.db, parse_user_key(user_key), visible_groups(principal)
+        )
+
+    @router.get("/reports/{group_key}/{month}")
+    async def report(
+        request: Request,
+        month: str,
+        group_key: str = Depends(group_reader),
+        format: str = "json",
+    ) -> Response:
+        fmt = parse_choice(format, "format", tuple(FORMATS))
+        built = await monthly_report(
+            request.app.state.db, group_key, parse_month(month), _settings(request)
+        )
+        body, media_type = render(built, fmt)
+        headers = {}
+        if fmt == "csv":
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"report-{group_key}-{month}.csv")
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(body, media_type=media_type, headers=headers)
+
+    return router
