@@ -25,7 +25,8 @@ rules_app = typer.Typer(no_args_is_help=True, help="Rule sets: validate and appl
 audit_app = typer.Typer(no_args_is_help=True, help="Audit: verify the archive, trace a user")
 app.add_typer(rules_app, name="rules")
 app.add_typer(audit_app, name="audit")
-console = Console()
+# Piped output (CI logs, `make demo | tee`) gets room for the tables instead of 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @app.command(hidden=True)
@@ -261,6 +262,15 @@ def bench(
     from services.ops.bench import run_bench
 
     run_bench(console, quick, out, stage)
+
+
+def _register_audit() -> None:
+    from services.audit.cli import register
+
+    register(app, audit_app)
+
+
+_register_audit()
 
 
 def main() -> None:

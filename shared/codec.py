@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -76,7 +77,7 @@ def _message_v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
 
 def upcast(raw: dict[str, Any]) -> dict[str, Any]:
     event_type = raw.get("type")
-    if event_type not in CURRENT_VERSIONS:
+    if not isinstance(event_type, str) or event_type not in CURRENT_VERSIONS:
         raise RecordRejected(f"unknown event type {event_type!r}")
     version = raw.get("schema_version", 1)
     if not isinstance(version, int) or version < 1:
@@ -104,13 +105,46 @@ def validation_message(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate_at(value: Any, where: str = "") -> str | None:
+    """Where a string holds a lone UTF-16 surrogate (JSON can carry one as an escape, e.g.
+    "\\ud800"), else None. Such a string validates but can never be written back as
+    UTF-8, so it would fail later, on publish or in a projection, instead of here. The
+    path names only ASCII keys, so the reason itself stays writable."""
+    if isinstance(value, str):
+        return None if value.isascii() or not _LONE_SURROGATE.search(value) else where or "."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if isinstance(key, str) and key.isascii() else f"{where}.?"
+            found = lone_surrogate_at(key, path) or lone_surrogate_at(item, path)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate_at(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def event_from_dict(raw: Any) -> Event:
     if not isinstance(raw, dict):
         raise RecordRejected("an event must be a JSON object")
+    bad = lone_surrogate_at(raw)
+    if bad:
+        raise RecordRejected(f"{bad.lstrip('.')}: text holds a lone UTF-16 surrogate")
     try:
         return _event_adapter.validate_python(upcast(raw))
     except ValidationError as err:
         raise RecordRejected(validation_message(err)) from err
+    except RecordRejected:
+        raise
+    except (TypeError, ValueError, AttributeError) as err:
+        # An upcaster met a field of the wrong shape (e.g. a v1 payload that is a string):
+        # that is a bad record, not a crash of whoever reads it.
+        raise RecordRejected(f"record cannot be upcast: {err}") from err
 
 
 def decode_event(data: bytes) -> Event:

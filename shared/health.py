@@ -45,6 +45,7 @@ async def serve_health(settings: Settings, ready: Callable[[], bool]) -> HealthS
         port=settings.metrics_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's records go through our JSON handler
         lifespan="off",
     )
     server = uvicorn.Server(config)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from shared.settings import Settings
@@ -37,3 +39,35 @@ def make_consumer(settings: Settings, *, group_id: str | None, client_id: str) -
         heartbeat_interval_ms=2_000,
         max_poll_interval_ms=300_000,
     )
+
+
+async def log_end_offsets(
+    bootstrap: str, tps: list[TopicPartition], probe_s: float = 5.0
+) -> dict[TopicPartition, int]:
+    """The offset after the last record of each partition.
+
+    ListOffsets alone is not enough: Tansu answers it with the base offset of the last
+    record batch + 1, not the offset after the batch's last record, so readers that stop
+    at "the end" would miss up to a whole batch. A fetch from that offset carries the true
+    high watermark, so the answer is the larger of the two (on Apache Kafka they agree).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_bytes=1024,
+        max_partition_fetch_bytes=1024,
+    )
+    await consumer.start()
+    try:
+        listed = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, listed[tp])
+        deadline = time.monotonic() + probe_s
+        while time.monotonic() < deadline:
+            if all(consumer.highwater(tp) is not None for tp in tps):
+                break
+            await consumer.getmany(timeout_ms=100, max_records=1)
+        return {tp: max(listed[tp], consumer.highwater(tp) or 0) for tp in tps}
+    finally:
+        await consumer.stop()

@@ -55,8 +55,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield Servers(kafka, mongo, embedded=False)
         return
     stack = EmbeddedStack(tmp_path_factory.mktemp("embedded"))
-    stack.start()
     try:
+        stack.start()
         yield Servers(stack.kafka_bootstrap, stack.mongo_url, embedded=True)
     finally:
         stack.stop()
@@ -86,7 +86,11 @@ def start_dev_stack(servers: Servers, workdir: Path, moderation: int = 1, **over
         moderation_instances=moderation,
         extra_env=servers.env(settings),
     )
-    stack.start()
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
     stack.settings = settings  # type: ignore[attr-defined]
     return stack
 

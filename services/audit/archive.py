@@ -20,7 +20,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.audit.chain import GENESIS, head_id, link, record_id
 from shared.events import Decision
@@ -215,8 +215,9 @@ class ArchiveWriter:
     async def write(self, db: AsyncDatabase, session: Any) -> int:
         """Insert the batch's records and move the heads, inside the caller's transaction.
 
-        Returns the number of records written. Raises ArchiveConflict when a head moved
-        under this writer; the caller aborts, calls `discard` and `load_heads`.
+        Heads are compare-and-set first, then the records inserted. Returns the number of
+        records written. Raises ArchiveConflict when a head moved under this writer; the
+        caller aborts, calls `discard` and `load_heads`.
         """
         if not self._staged:
             return 0
@@ -227,8 +228,6 @@ class ArchiveWriter:
         }
         if existing:
             self._relink_without(existing)
-        if self._pending:
-            await db[ARCHIVE].insert_many(self._pending, ordered=False, session=session)
         for key, (seq, digest) in self._pending_heads.items():
             stream, group = key
             old = self.heads.get(key)
@@ -246,6 +245,12 @@ class ArchiveWriter:
                 )
                 if result.matched_count != 1:
                     raise ArchiveConflict(f"chain {hid} moved past seq {old[0]} elsewhere")
+        if self._pending:
+            try:
+                await db[ARCHIVE].insert_many(self._pending, ordered=False, session=session)
+            except BulkWriteError as err:
+                # a (group, stream, seq) already taken: another writer linked there
+                raise ArchiveConflict(f"archive positions taken by another writer: {err}") from err
         self._written_heads = dict(self._pending_heads)
         return len(self._pending)
 

@@ -7,6 +7,7 @@ rebuilds, and its chain proves nothing in the trail was edited.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,18 +20,27 @@ from services.audit.chain import record_id
 # Event types that concern a user beyond their own messages.
 _TRAIL_TYPES = ["complaint.filed", "sanction.applied"]
 _CLOSING_TYPES = ["complaint.resolved", "sanction.revoked"]
+# At one instant a cause reads before its consequence: the message, then the decision.
+_KIND_ORDER = {
+    "message": 0,
+    "complaint": 1,
+    "decision": 2,
+    "sanction": 3,
+    "complaint_resolved": 4,
+    "sanction_revoked": 5,
+}
 
 
 def _user_key(group_key: str, user_id: str | None) -> str | None:
     return None if not user_id else f"{group_key.split(':', 1)[0]}:{user_id}"
 
 
-def _scope(allowed_groups: set[str] | None) -> dict[str, Any]:
+def _scope(allowed_groups: AbstractSet[str] | None) -> dict[str, Any]:
     return {} if allowed_groups is None else {"group_key": {"$in": sorted(allowed_groups)}}
 
 
 async def user_history(
-    db: AsyncDatabase, user_key: str, allowed_groups: set[str] | None = None
+    db: AsyncDatabase, user_key: str, allowed_groups: AbstractSet[str] | None = None
 ) -> dict[str, Any]:
     """Every flagged message, decision, manual sanction and complaint by or about a user.
 
@@ -148,7 +158,7 @@ async def _flagged_messages(
     db: AsyncDatabase,
     user_key: str,
     decisions: list[dict[str, Any]],
-    allowed_groups: set[str] | None,
+    allowed_groups: AbstractSet[str] | None,
 ) -> list[dict[str, Any]]:
     """The user's own messages that caused a decision, each with those decisions."""
     by_event: dict[str, list[dict[str, Any]]] = {}
@@ -253,7 +263,7 @@ def _timeline(
                     "summary": f"revoked: {s['revoked']['reason']}",
                 }
             )
-    rows.sort(key=lambda r: (_sort_time(r["at"]), r["kind"], r["ref"]))
+    rows.sort(key=lambda r: (_sort_time(r["at"]), _KIND_ORDER.get(r["kind"], 9), r["ref"]))
     return rows
 
 

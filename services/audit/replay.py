@@ -36,6 +36,7 @@ from services.moderation.engine import Engine, PartitionState
 from services.moderation.rules import default_ruleset, effective_rules, load_ruleset_file
 from shared.codec import RecordRejected, decode_decision, decode_event, event_from_dict
 from shared.events import Decision, Event, RulesetUpdatedEvent
+from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 
@@ -46,6 +47,9 @@ CAUSE_LOOKBACK = timedelta(days=30)
 _POLL_MS = 1_000
 _STALL_POLLS = 60
 _TEXT_LIMIT = 2_000
+# Seek the decisions topic this much before --from: a platform clock running ahead of the
+# broker's would otherwise hide a decision whose record is stamped before its decided_at.
+_SEEK_MARGIN = timedelta(days=1)
 
 
 class ReplayError(RuntimeError):
@@ -236,12 +240,12 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 
 async def _bounds(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], bootstrap: str
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     if not tps:
         return {}, {}
     begins = await consumer.beginning_offsets(tps)
-    ends = await consumer.end_offsets(tps)
+    ends = await log_end_offsets(bootstrap, tps)
     return dict(begins), dict(ends)
 
 
@@ -340,7 +344,8 @@ async def _recorded_from_topic(
 ) -> list[Decision]:
     # A decision is produced after its causing event happened, so its record's timestamp
     # is >= decided_at; seeking to --from by timestamp skips nothing of the period.
-    starts = await consumer.offsets_for_times({tp: int(frm.timestamp() * 1000) for tp in tps})
+    at_ms = int((frm - _SEEK_MARGIN).timestamp() * 1000)
+    starts = await consumer.offsets_for_times({tp: at_ms for tp in tps})
     out: list[Decision] = []
     for tp in tps:
         found = starts.get(tp)
@@ -415,9 +420,9 @@ async def replay(
     try:
         db = database(mongo, settings)
         ev_tps = await _partitions(consumer, settings.events_topic)
-        ev_begins, ev_ends = await _bounds(consumer, ev_tps)
+        ev_begins, ev_ends = await _bounds(consumer, ev_tps, settings.kafka_bootstrap)
         dec_tps = await _partitions(consumer, settings.decisions_topic)
-        dec_begins, dec_ends = await _bounds(consumer, dec_tps)
+        dec_begins, dec_ends = await _bounds(consumer, dec_tps, settings.kafka_bootstrap)
 
         ev_source = source
         if source == "auto":

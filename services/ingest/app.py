@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from services.ingest.dedup import DedupStore
 from services.ingest.limits import RateLimiter
@@ -43,11 +44,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nothing to accept and no one to answer; not a
+        # server error (it used to log a traceback as one).
+        raise HTTPException(400, "client disconnected before the body was complete") from None
     return b"".join(chunks)
 
 
@@ -285,6 +291,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if status == "ignored" or not outcome.events:
             INGEST_EVENTS.labels(platform, "ignored", "").inc()
             return JSONResponse({"status": "ignored", "reason": outcome.reason}, 200)
+        if platform == "discord":
+            # The relay's token is its only credential, so its group scope binds here too.
+            for event in outcome.events:
+                if not principal.can_see(event.group_key):
+                    raise HTTPException(
+                        403, f"token '{principal.name}' is not scoped to group {event.group_key}"
+                    )
         try:
             results = await app.state.ingest.accept(list(outcome.events), platform)
         except BrokerUnavailable as err:
@@ -349,4 +362,5 @@ def run(settings: Settings | None = None) -> None:
         port=settings.ingest_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's records go through our JSON handler
     )

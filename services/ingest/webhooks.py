@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.ingest.platforms import MAPPERS
@@ -57,6 +57,8 @@ def handle_webhook(
     Discord has no signature: the route must already have authenticated the relay's
     platform token before calling this.
     """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # a naive clock reading is taken to be UTC
     if platform not in PLATFORMS:
         return WebhookOutcome(
             "bad_request", reason=f"unknown platform {platform[:40]!r}: {', '.join(PLATFORMS)}"

@@ -31,7 +31,12 @@ def build_engine(settings: Settings) -> Engine:
         _, raw_default = load_ruleset_file(settings.default_rules_file)
         if raw_default:
             default = effective_rules(default, raw_default)
-    return Engine(default)
+    log = get_logger()
+
+    def rejected(group_key: str, version: str, why: str) -> None:
+        log.warning("rule-set update ignored", group_key=group_key, version=version, why=why)
+
+    return Engine(default, on_rejected_rules=rejected)
 
 
 async def main(settings: Settings | None = None) -> None:

@@ -125,7 +125,7 @@ class Engine:
             return hit
         try:
             rules = effective_rules(self.default_data, raw, source=f"{group_key} v{version}")
-        except RulesError as err:
+        except (RulesError, ValueError, TypeError) as err:  # bad data must not stop the stream
             if self.on_rejected_rules is not None:
                 self.on_rejected_rules(group_key, f"v{version}", str(err))
             return None

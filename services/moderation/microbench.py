@@ -35,6 +35,22 @@ _CLEAN = [
     "周末一起去爬山吗",
     "lol",
 ]
+_TAILS = [
+    "",
+    "哈哈",
+    "谢谢",
+    "!",
+    "?",
+    "ok",
+    "嗯",
+    "thanks",
+    "+1",
+    "🙂",
+    "明天见",
+    "good",
+    "对",
+    "yes",
+]
 _BAD = [
     "你是个傻逼",
     "加微信 abc_12345 领取福利",
@@ -76,7 +92,10 @@ def synthetic_events(n: int, groups: int, seed: int = 7) -> list[Event]:
                 )
             )
         else:
-            text = rng.choice(_BAD) if rng.random() < 0.03 else rng.choice(_CLEAN)
+            if rng.random() < 0.03:
+                text = rng.choice(_BAD)
+            else:  # vary the chat so ordinary members do not look like repeat spammers
+                text = f"{rng.choice(_CLEAN)} {rng.choice(_TAILS)}{rng.choice(_TAILS)}"
             atts = [Attachment(kind="image", url="https://x/y.png")] if rng.random() < 0.05 else []
             mentions = [str(k) for k in range(rng.choice([0] * 12 + [1, 2, 3, 7]))]
             events.append(

@@ -44,59 +44,80 @@ class ModerationWorker:
         self.last_snapshot = time.monotonic()
         self.log = get_logger()
         self.decisions_emitted = 0
+        self.lock = asyncio.Lock()
 
     async def assigned(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         result = {}
         for tp in tps:
             offset, data = await self.snapshots.load(tp.topic, tp.partition)
-            self.states[tp] = PartitionState.from_json(data) if data else PartitionState()
+            try:
+                self.states[tp] = PartitionState.from_json(data) if data else PartitionState()
+            except ValueError as err:
+                # A snapshot from another release: rebuild this partition's state from the
+                # start of the stream (decisions re-emitted keep their ids).
+                self.log.warning(
+                    "snapshot unreadable; replaying from 0", error=str(err), partition=tp.partition
+                )
+                self.states[tp] = PartitionState()
+                offset = 0
             self.offsets[tp] = offset
             self.since_snapshot[tp] = 0
             result[tp] = offset
         return result
 
     async def revoked(self, tps: set[TopicPartition]) -> None:
-        await self.snapshot(tps)
-        for tp in tps:
-            self.states.pop(tp, None)
-            self.offsets.pop(tp, None)
-            self.since_snapshot.pop(tp, None)
+        async with self.lock:
+            await self._snapshot(tps)
+            for tp in tps:
+                self.states.pop(tp, None)
+                self.offsets.pop(tp, None)
+                self.since_snapshot.pop(tp, None)
 
     async def process(self, records: Records) -> None:
-        futures: list[Any] = []
-        for tp, batch in records.items():
-            state = self.states.get(tp)
-            if state is None:  # revoked while the batch was in flight
-                continue
-            for record in batch:
-                try:
-                    event = decode_event(record.value or b"")
-                except RecordRejected as err:
-                    futures.append(await self.dead_letter(record, err.reason))
+        # The lock keeps a rebalance (which aiokafka runs beside us) from snapshotting a
+        # partition whose decisions are still in flight.
+        async with self.lock:
+            futures: list[Any] = []
+            done: dict[TopicPartition, tuple[int, int]] = {}
+            for tp, batch in records.items():
+                state = self.states.get(tp)
+                if state is None:  # revoked while the batch was in flight
                     continue
-                for decision in self.engine.apply(state, event):
-                    futures.append(
-                        await self.broker.publish(
-                            encode_decision(decision),
-                            self.settings.decisions_topic,
-                            key=decision.group_key.encode(),
-                            no_confirm=True,
+                for record in batch:
+                    try:
+                        event = decode_event(record.value or b"")
+                    except RecordRejected as err:
+                        futures.append(await self.dead_letter(record, err.reason))
+                        continue
+                    for decision in self.engine.apply(state, event):
+                        futures.append(
+                            await self.broker.publish(
+                                encode_decision(decision),
+                                self.settings.decisions_topic,
+                                key=decision.group_key.encode(),
+                                no_confirm=True,
+                            )
                         )
-                    )
-                    DECISIONS.labels(decision.action).inc()
-                    self.decisions_emitted += 1
-            self.offsets[tp] = batch[-1].offset + 1
-            self.since_snapshot[tp] = self.since_snapshot.get(tp, 0) + len(batch)
-        await asyncio.gather(*futures)
-        due = {
-            tp for tp, n in self.since_snapshot.items() if n >= self.settings.snapshot_every_events
-        }
-        if due:
-            await self.snapshot(due)
+                        DECISIONS.labels(decision.action).inc()
+                        self.decisions_emitted += 1
+                done[tp] = (batch[-1].offset + 1, len(batch))
+            await asyncio.gather(*futures)
+            # Only now, with every decision acknowledged, may a snapshot reflect the batch.
+            for tp, (offset, n) in done.items():
+                self.offsets[tp] = offset
+                self.since_snapshot[tp] = self.since_snapshot.get(tp, 0) + n
+            due = {
+                tp
+                for tp, n in self.since_snapshot.items()
+                if n >= self.settings.snapshot_every_events
+            }
+            if due:
+                await self._snapshot(due)
 
     async def idle(self) -> None:
         if time.monotonic() - self.last_snapshot >= self.settings.snapshot_every_seconds:
-            await self.snapshot({tp for tp, n in self.since_snapshot.items() if n})
+            async with self.lock:
+                await self._snapshot({tp for tp, n in self.since_snapshot.items() if n})
 
     async def dead_letter(self, record: Any, reason: str) -> Any:
         DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()
@@ -113,7 +134,7 @@ class ModerationWorker:
             no_confirm=True,
         )
 
-    async def snapshot(self, tps: set[TopicPartition]) -> None:
+    async def _snapshot(self, tps: set[TopicPartition]) -> None:
         """Persist state at the offset it reflects; decisions before it are already acked."""
         for tp in tps:
             state = self.states.get(tp)

@@ -31,6 +31,7 @@ from services.ops.catchup import positions
 from services.simulator.community import simulate
 from shared.devstack import DevStack
 from shared.embedded import EmbeddedStack, free_port
+from shared.kafka import log_end_offsets
 from shared.settings import Settings
 from shared.topics import ensure_topics
 
@@ -333,9 +334,9 @@ async def decision_ids(s: Settings) -> set[str]:
     try:
         tps = [TopicPartition(s.decisions_topic, p) for p in range(s.partitions)]
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        ends = await log_end_offsets(s.kafka_bootstrap, tps)
         ids: set[str] = set()
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             for recs in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
                 ids.update(json.loads(r.value)["decision_id"] for r in recs)
         return ids

@@ -7,11 +7,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from services.moderation.snapshots import COLLECTION as SNAPSHOTS
 from services.reporting.sink import checkpoint_id
 from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
+from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 
@@ -34,14 +35,9 @@ class Positions:
 
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
+    tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    ends = await log_end_offsets(settings.kafka_bootstrap, tps)
+    return {tp.partition: off for tp, off in ends.items()}
 
 
 async def positions(settings: Settings) -> Positions:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from services.ops.catchup import positions, wait_caught_up
 from services.ops.rules_apply import ruleset_event
-from services.simulator.community import (
+from services.simulator import (
     BANNED_KEYWORDS_EN,
     BANNED_KEYWORDS_ZH,
     community_groups,

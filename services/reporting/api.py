@@ -15,6 +15,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.audit.history import user_history as audit_user_history
 from services.reporting import queries
 from services.reporting.folds.periods import GRANULARITIES
 from services.reporting.report import FORMATS, monthly_report, render
@@ -303,7 +304,8 @@ def build_router() -> APIRouter:
     async def history(
         request: Request, user_key: str, principal: Principal = Depends(reader)
     ) -> dict[str, Any]:
-        return await queries.user_history(
+        # The audit trail comes from the archive: every event and decision, hash-chained.
+        return await audit_user_history(
             request.app.state.db, parse_user_key(user_key), visible_groups(principal)
         )
 

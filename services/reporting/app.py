@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from services.audit.archive import ArchiveWriter
 from services.reporting.queries import ensure_review_indexes
 from services.reporting.sink import ProjectionSink
 from services.reporting.store import ProjectionNames
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             broker = make_broker(settings, client_id="modstream-reporting")
             await broker.start()
             names = await ProjectionNames.load(db)
-            sink = ProjectionSink(mongo, db, settings, names)
+            await ArchiveWriter.ensure_indexes(db)
+            sink = ProjectionSink(mongo, db, settings, names, archive=ArchiveWriter())
             await sink.ensure_indexes()
             worker = ReportingWorker(sink, broker, settings.deadletter_topic)
             runner = ConsumerRunner(
@@ -118,4 +120,5 @@ def run(settings: Settings | None = None, consume: bool = True) -> None:
         port=settings.reporting_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's records go through our JSON handler
     )

@@ -22,7 +22,6 @@ from services.reporting.folds.spotchecks import REVIEWS
 from services.reporting.store import collection_for
 
 MAX_LIMIT = 1000
-HISTORY_LIMIT = 1000
 REPEAT_OFFENDER_MIN = 2
 Doc = dict[str, Any]
 
@@ -397,65 +396,6 @@ async def operators(db: AsyncDatabase, group_key: str, month: str | None) -> Doc
         async for d in coll.find(query).sort([("month", -1), ("operator", 1), ("role", 1)])
     ]
     return {"group_key": group_key, "month": month, "items": docs}
-
-
-async def user_history(db: AsyncDatabase, user_key: str, groups: frozenset[str] | None) -> Doc:
-    """The audit trail of one user, from the groups the caller may see only."""
-    scope = scope_filter(groups)
-    violations_coll = await collection_for(db, "violations")
-    records = [
-        d
-        async for d in violations_coll.find(
-            {"user_key": user_key, "kind": {"$in": ["decision", "sanction"]}, **scope}
-        )
-        .sort([("at", 1), ("_id", 1)])
-        .limit(HISTORY_LIMIT)
-    ]
-    decisions = [{"decision_id": d["_id"], **public(d)} for d in records if d["kind"] == "decision"]
-    sanctions = [public(d) for d in records if d["kind"] == "sanction"]
-    complaints_coll = await collection_for(db, "complaints")
-    filed = [
-        public(c)
-        async for c in complaints_coll.find({"reporter": user_key, **scope})
-        .sort("filed_at", 1)
-        .limit(HISTORY_LIMIT)
-    ]
-    against = [
-        public(c)
-        async for c in complaints_coll.find({"target": user_key, **scope})
-        .sort("filed_at", 1)
-        .limit(HISTORY_LIMIT)
-    ]
-    users_coll = await collection_for(db, "users")
-    weeks = [
-        public(w)
-        async for w in users_coll.find({"user_key": user_key, **scope})
-        .sort([("week_start", 1), ("group_key", 1)])
-        .limit(HISTORY_LIMIT)
-    ]
-    flagged = [
-        {
-            "event_id": event_id,
-            "group_key": d["group_key"],
-            "decision_id": d["decision_id"],
-            "rule_id": d["rule_id"],
-            "action": d["action"],
-            "at": d["at"],
-        }
-        for d in decisions
-        for event_id in d.get("cause_event_ids") or []
-    ]
-    seen = {r["group_key"] for r in [*records, *filed, *against, *weeks]}
-    return {
-        "user_key": user_key,
-        "groups": sorted(seen),
-        "flagged_messages": flagged,
-        "decisions": decisions,
-        "sanctions": sanctions,
-        "complaints_filed": filed,
-        "complaints_against": against,
-        "weekly_activity": weeks,
-    }
 
 
 async def spotchecks(

@@ -17,10 +17,11 @@ from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
+from services.audit.archive import ArchiveWriter, decision_body
 from services.reporting.folds import fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupDirectory
 from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
-from shared.codec import RecordRejected, decode_decision, decode_event
+from shared.codec import RecordRejected, decode_decision, decode_event, event_to_dict
 from shared.events import Decision, Event
 from shared.settings import Settings
 
@@ -60,6 +61,7 @@ class ProjectionSink:
         settings: Settings,
         names: ProjectionNames,
         projections: list[str] | None = None,
+        archive: ArchiveWriter | None = None,
     ) -> None:
         self.client = client
         self.db = db
@@ -70,6 +72,10 @@ class ProjectionSink:
         self.epochs: dict[tuple[str, str, int], int] = {}
         self.offsets: dict[tuple[str, str, int], int] = {}
         self.writes = 0
+        # The live sink also appends every record to the tamper-evident archive, in the
+        # same transaction; a rebuild folds projections only.
+        self.archive = archive
+        self.archive_writes = 0
 
     async def ensure_indexes(self) -> None:
         specs = index_specs()
@@ -123,15 +129,50 @@ class ProjectionSink:
             except RecordRejected as err:
                 rejected.append(Rejected(offset, err.reason, value))
         next_offset = records[-1][0] + 1
-        async with self.client.start_session() as session, await session.start_transaction():
-            plans = await self._plans(topic, partition, decoded, is_decisions, session)
-            batch = self._fold(decoded, plans)
-            await self._write(batch, session)
-            await self._checkpoint(topic, partition, next_offset, session)
+        if self.archive is not None:
+            self._stage_archive(decoded, partition, is_decisions)
+        try:
+            async with self.client.start_session() as session, await session.start_transaction():
+                plans = await self._plans(topic, partition, decoded, is_decisions, session)
+                batch = self._fold(decoded, plans)
+                await self._write(batch, session)
+                if self.archive is not None:
+                    self.archive_writes += await self.archive.write(self.db, session)
+                await self._checkpoint(topic, partition, next_offset, session)
+        except BaseException:
+            if self.archive is not None:
+                self.archive.discard()
+            raise
+        if self.archive is not None:
+            self.archive.commit()
         for projection in self.projections:
             key = (projection, topic, partition)
             self.offsets[key] = max(self.offsets.get(key, 0), next_offset)
         return rejected
+
+    def _stage_archive(
+        self, decoded: list[tuple[int, Any]], partition: int, is_decisions: bool
+    ) -> None:
+        assert self.archive is not None
+        for offset, record in decoded:
+            if is_decisions:
+                self.archive.append(
+                    "decisions",
+                    record.group_key,
+                    record.decision_id,
+                    partition,
+                    offset,
+                    decision_body(record),
+                )
+            else:
+                self.archive.append(
+                    "events",
+                    record.group_key,
+                    record.event_id,
+                    partition,
+                    offset,
+                    event_to_dict(record),
+                )
 
     async def _plans(
         self,

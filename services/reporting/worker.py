@@ -35,6 +35,8 @@ class ReportingWorker:
 
     async def assigned(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         await self.sink.load_directory()
+        if self.sink.archive is not None:
+            await self.sink.archive.load_heads(self.sink.db)
         return {tp: await self.sink.claim(tp.topic, tp.partition) for tp in tps}
 
     async def revoked(self, tps: set[TopicPartition]) -> None:

@@ -50,11 +50,11 @@ def proxied(servers: Servers, tmp_path: Path) -> Iterator[tuple[DevStack, TcpPro
         mongo_url=servers.mongo_url,
         extra_env=servers.env(settings) | {"MODSTREAM_KAFKA_IDEMPOTENCE": "false"},
     )
-    stack.ingest_port = free_port()
-    stack.tokens.write(stack.tokens_file)
-    stack.start_service("ingest")
-    _wait_ready(stack.ingest_url)
     try:
+        stack.ingest_port = free_port()
+        stack.tokens.write(stack.tokens_file)
+        stack.start_service("ingest")
+        _wait_ready(stack.ingest_url)
         yield stack, proxy, settings.events_topic
     finally:
         stack.stop()

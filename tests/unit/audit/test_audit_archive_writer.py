@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.audit.archive import ArchiveWriter, archive_document
+from services.audit.archive import ArchiveWriter
 from services.audit.chain import verify_chain
 
 GROUP = "onebot:42"
@@ -64,7 +64,8 @@ def test_the_stored_document_is_queryable_by_user_and_time() -> None:
         "type": "complaint.filed",
         "payload": {"complaint_id": "c1", "target_user_id": "99", "category": "spam"},
     }
-    doc = archive_document(w.append("events", GROUP, "e1", 0, 1, complaint) or {})
+    doc = w.append("events", GROUP, "e1", 0, 1, complaint)
+    assert doc is not None
     assert doc["_id"] == "events:e1"
     assert doc["users"] == ["onebot:7", "onebot:99"]
     assert doc["refs"] == ["complaint:c1"]

@@ -14,9 +14,19 @@ def chain(n: int, stream: str = "events") -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     prev = GENESIS
     for seq in range(n):
-        body = {"event_id": f"e{seq}", "type": "message.posted", "payload": {"text": f"hello {seq}"}}
+        body = {
+            "event_id": f"e{seq}",
+            "type": "message.posted",
+            "payload": {"text": f"hello {seq}"},
+        }
         rec = link(
-            prev, seq, stream=stream, group_key=GROUP, id=f"e{seq}", partition=3, offset=10 + seq,
+            prev,
+            seq,
+            stream=stream,
+            group_key=GROUP,
+            id=f"e{seq}",
+            partition=3,
+            offset=10 + seq,
             body=body,
         )
         out.append(rec)
@@ -85,7 +95,13 @@ def test_a_forged_record_with_a_valid_hash_breaks_the_link() -> None:
     records = chain(5)
     head = head_of(records)
     forged = link(
-        records[1]["hash"], 2, stream="events", group_key=GROUP, id="e2", partition=3, offset=12,
+        records[1]["hash"],
+        2,
+        stream="events",
+        group_key=GROUP,
+        id="e2",
+        partition=3,
+        offset=12,
         body={"event_id": "e2", "type": "message.posted", "payload": {"text": "forged"}},
     )
     records[2] = forged

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -109,6 +110,15 @@ def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
     return document
 
 
+def removed(document: Any, path: tuple[Any, ...]) -> Any:
+    document = copy.deepcopy(document)
+    target = document
+    for step in path[:-1]:
+        target = target[step]
+    del target[path[-1]]
+    return document
+
+
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> tuple[str, Any]:
     """A real or synthetic fixture with one field, anywhere in it, replaced."""
@@ -138,11 +148,45 @@ def test_random_objects_map_or_are_unmappable(payload: dict[str, Any], platform:
     check_mapping(platform, payload)
 
 
-@given(case=mutated_fixtures())
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-def test_damaged_fixtures_map_or_are_unmappable(case: tuple[str, Any]) -> None:
-    name, payload = case
+@pytest.mark.parametrize("name", sorted(FIXTURE_PAYLOADS))
+@given(data=st.data())
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+def test_damaged_fixtures_map_or_are_unmappable(name: str, data: st.DataObject) -> None:
+    # Every fixture, with one to three fields anywhere in it replaced by random JSON.
+    payload = FIXTURE_PAYLOADS[name]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths(payload)))
+        payload = replaced(payload, path, data.draw(json_values))
     check_mapping(platform_of(name), payload)
+
+
+# Values of every JSON type, including the awkward ones (empty containers, huge numbers).
+CONFUSERS: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2**70,
+    1.5,
+    float("nan"),
+    "",
+    "x y",
+    [],
+    [{}],
+    {},
+    {"id": []},
+]
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_PAYLOADS))
+def test_every_field_of_every_fixture_tolerates_any_json_type(name: str) -> None:
+    # Exhaustive where random damage is hit-and-miss: each field, each type.
+    original = FIXTURE_PAYLOADS[name]
+    for path in paths(original):
+        for value in CONFUSERS:
+            check_mapping(platform_of(name), replaced(original, path, value))
+        if path and isinstance(path[-1], str):
+            check_mapping(platform_of(name), removed(original, path))
 
 
 @given(payload=json_values, platform=st.sampled_from(sorted(MAPPERS)))

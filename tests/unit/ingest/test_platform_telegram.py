@@ -11,7 +11,7 @@ import pytest
 
 from services.ingest.platforms.base import Unmappable
 from services.ingest.platforms.telegram import map_payload
-from shared.events import Attachment
+from shared.events import Attachment, AttachmentKind
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "platforms"
 RECEIVED = datetime(2026, 2, 1, tzinfo=UTC)
@@ -53,7 +53,7 @@ def test_sticker_only_message_is_still_a_message() -> None:
     ("field", "kind"),
     [("video", "video"), ("voice", "audio"), ("document", "file"), ("audio", "audio")],
 )
-def test_media_kinds(field: str, kind: str) -> None:
+def test_media_kinds(field: str, kind: AttachmentKind) -> None:
     payload = load("synthetic_telegram_sticker.json")
     message = {k: v for k, v in payload["message"].items() if k != "sticker"}
     message[field] = {"file_id": "BQAC-1", "file_unique_id": "u"}

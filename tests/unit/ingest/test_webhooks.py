@@ -102,9 +102,7 @@ def test_discord_needs_no_signature_here() -> None:
 def test_unconfigured_platform_is_closed() -> None:
     body = fixture("telegram_group_message_1.json")
     headers = {"X-Telegram-Bot-Api-Secret-Token": ""}
-    outcome = handle_webhook(
-        "telegram", body, headers, settings(telegram_secret_token=None), NOW
-    )
+    outcome = handle_webhook("telegram", body, headers, settings(telegram_secret_token=None), NOW)
     assert outcome.status == "unauthorized"
     assert "MODSTREAM_TELEGRAM_SECRET_TOKEN" in (outcome.reason or "")
 

@@ -1,0 +1,285 @@
+"""What every fault test needs: a simulated stream, the consumers as real OS processes, and
+read-backs of the broker and store precise enough to prove "nothing lost, nothing doubled".
+
+Fault tests compare a run that suffered faults with a clean run of the same events, so the
+read-backs here return plain, comparable data: decision sets, and every projection
+collection as a list of documents sorted by _id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from services.ops.catchup import Positions, end_offsets, positions
+from services.ops.demo import demo_rule_sets
+from services.ops.rules_apply import ruleset_event
+from services.simulator import simulate
+from shared.codec import encode_event, event_from_dict
+from shared.devstack import DevStack
+from shared.embedded import free_port, kill
+from shared.mongo import database, make_mongo
+from shared.settings import Settings
+from shared.topics import ensure_topics
+
+STREAM_START = datetime(2026, 9, 1, tzinfo=UTC)
+KeyedRecord = tuple[bytes, bytes]
+
+
+def stream(seed: int, n: int) -> list[KeyedRecord]:
+    """The demo's rule sets (each group's clock, language, banned words), then `n`
+    simulated events, encoded exactly as ingest writes them, keyed by group."""
+    rules_at = (STREAM_START - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    raw: list[dict[str, Any]] = [
+        {**ruleset_event(key, 1, rules, "fault-admin"), "occurred_at": rules_at}
+        for key, rules in sorted(demo_rule_sets(seed).items())
+    ]
+    raw.extend(simulate(seed, n, STREAM_START))
+    out = []
+    for item in raw:
+        event = event_from_dict(item)
+        out.append((event.group_key.encode(), encode_event(event)))
+    return out
+
+
+async def produce(
+    settings: Settings,
+    records: Iterable[KeyedRecord | tuple[bytes, bytes, list[tuple[str, bytes]]]],
+    topic: str | None = None,
+) -> int:
+    """Write records straight to a topic (acks=all), as ingest would have. Returns count."""
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=5,
+        enable_idempotence=settings.kafka_idempotence,
+        max_batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        futures = []
+        for record in records:
+            key, value = record[0], record[1]
+            headers = record[2] if len(record) > 2 else None  # type: ignore[misc]
+            futures.append(
+                await producer.send(topic or settings.events_topic, value, key=key, headers=headers)
+            )
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def produce_paced(
+    settings: Settings, records: list[KeyedRecord], chunk: int, every_s: float
+) -> None:
+    """Write `chunk` records every `every_s` seconds: a live stream that keeps arriving
+    while a test injects faults, instead of a backlog that is drained once."""
+    for start in range(0, len(records), chunk):
+        t0 = time.monotonic()
+        await produce(settings, records[start : start + chunk])
+        await asyncio.sleep(max(0.0, every_s - (time.monotonic() - t0)))
+
+
+async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic, up to the end offsets of the moment."""
+    ends = await end_offsets(settings, topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    out: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        tps = [TopicPartition(topic, p) for p, end in ends.items() if end > 0]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        pending = {tp: ends[tp.partition] for tp in tps}
+        deadline = time.monotonic() + 120
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: could not read up to {pending}")
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                out.extend(records)
+                if records and records[-1].offset + 1 >= pending.get(tp, 0):
+                    pending.pop(tp, None)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def decisions(settings: Settings) -> tuple[dict[str, dict[str, Any]], int]:
+    """decision_id -> decision, and how many records the topic holds (re-emissions after a
+    moderation crash repeat an id; they must repeat it identically)."""
+    records = await read_topic(settings, settings.decisions_topic)
+    by_id: dict[str, dict[str, Any]] = {}
+    for record in records:
+        decision = json.loads(record.value or b"{}")
+        previous = by_id.setdefault(decision["decision_id"], decision)
+        assert previous == decision, f"decision {decision['decision_id']} re-emitted differently"
+    return by_id, len(records)
+
+
+async def projections(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Every projection collection (p_*), documents sorted by _id, nothing left out."""
+    client = make_mongo(settings)
+    try:
+        db = database(client, settings)
+        names = sorted(n for n in await db.list_collection_names() if n.startswith("p_"))
+        return {name: [doc async for doc in db[name].find({}).sort("_id", 1)] for name in names}
+    finally:
+        await client.close()
+
+
+def diff_projections(
+    got: dict[str, list[dict[str, Any]]], want: dict[str, list[dict[str, Any]]], limit: int = 5
+) -> list[str]:
+    """Human-readable differences (empty when identical)."""
+    problems: list[str] = []
+    if set(got) != set(want):
+        problems.append(
+            f"collections differ: only got {set(got) - set(want)}, only want {set(want) - set(got)}"
+        )
+    for name in sorted(set(got) & set(want)):
+        g = {str(d["_id"]): d for d in got[name]}
+        w = {str(d["_id"]): d for d in want[name]}
+        missing, extra = sorted(set(w) - set(g)), sorted(set(g) - set(w))
+        if missing:
+            problems.append(f"{name}: {len(missing)} documents missing, e.g. {missing[:limit]}")
+        if extra:
+            problems.append(f"{name}: {len(extra)} extra documents, e.g. {extra[:limit]}")
+        changed = [i for i in sorted(set(g) & set(w)) if g[i] != w[i]]
+        for i in changed[:limit]:
+            fields = sorted(k for k in set(g[i]) | set(w[i]) if g[i].get(k) != w[i].get(k))
+            problems.append(
+                f"{name}/{i}: fields {fields} differ: "
+                f"got {[g[i].get(k) for k in fields]!r:.300} want {[w[i].get(k) for k in fields]!r:.300}"
+            )
+        if len(changed) > limit:
+            problems.append(f"{name}: {len(changed)} documents differ in all")
+    return problems
+
+
+def dump(snapshot: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+    """Write a projections snapshot as extended JSON, for a human to diff after a failure."""
+    from bson import json_util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json_util.dumps(snapshot, indent=1, sort_keys=True))
+    return path
+
+
+async def progress(settings: Settings, name: str) -> int:
+    """How many records a consumer has made durable: moderation's snapshot offsets, or
+    reporting's slowest checkpoints, summed over partitions."""
+    pos = await positions(settings)
+    if name.startswith("moderation"):
+        return pos.moderation_done
+    return pos.reporting_events_done + pos.reporting_decisions_done
+
+
+async def wait_progress(settings: Settings, name: str, since: int, timeout: float) -> bool:
+    """Until `name` has made more than `since` durable (False if it did not in time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await progress(settings, name) > since:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def total_documents(snapshot: dict[str, list[dict[str, Any]]]) -> int:
+    return sum(len(docs) for docs in snapshot.values())
+
+
+async def wait_drained(settings: Settings, timeout: float = 300.0) -> Positions:
+    """Until moderation's snapshots and reporting's checkpoints cover every record, twice in
+    a row (so decisions emitted meanwhile are counted too)."""
+    deadline = time.monotonic() + timeout
+    last: Positions | None = None
+    while True:
+        try:
+            pos = await positions(settings)
+        except Exception:  # a server being restarted by the test
+            pos = None
+        if pos is not None and pos.caught_up and pos == last:
+            return pos
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not caught up after {timeout}s: {pos}")
+        last = pos if pos is not None and pos.caught_up else None
+        await asyncio.sleep(1.0)
+
+
+def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:
+    return {
+        "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "MODSTREAM_MONGO_DB": settings.mongo_db,
+        "MODSTREAM_PARTITIONS": str(settings.partitions),
+        "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
+        "MODSTREAM_SNAPSHOT_EVERY_SECONDS": str(settings.snapshot_every_seconds),
+        "MODSTREAM_SNAPSHOT_EVERY_EVENTS": str(settings.snapshot_every_events),
+        "MODSTREAM_LOG_LEVEL": log_level,
+    }
+
+
+@dataclass
+class Consumers:
+    """Moderation (one process) and reporting as real OS processes, without ingest: a test
+    of the consumers writes its stream straight to the events topic."""
+
+    stack: DevStack
+
+    @classmethod
+    def start(cls, workdir: Path, settings: Settings, with_ingest: bool = False) -> Consumers:
+        stack = DevStack(
+            workdir,
+            kafka_bootstrap=settings.kafka_bootstrap,
+            mongo_url=settings.mongo_url,
+            extra_env=service_env(settings),
+        )
+        stack.workdir.mkdir(parents=True, exist_ok=True)
+        stack.tokens.write(stack.tokens_file)
+        stack.reporting_port = free_port()
+        stack.ingest_port = free_port()
+        consumers = cls(stack)
+        if with_ingest:
+            stack.start_service("ingest")
+        consumers.restart("moderation-1")
+        consumers.restart("reporting")
+        return consumers
+
+    def restart(self, name: str) -> None:
+        service = "moderation" if name.startswith("moderation") else name
+        self.stack.start_service(service, name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed."""
+        kill(self.stack.procs[name])
+
+    def pid(self, name: str) -> int:
+        return self.stack.procs[name].pid
+
+    def alive(self, name: str) -> bool:
+        return self.stack.procs[name].poll() is None
+
+    def log(self, name: str) -> str:
+        return (self.stack.workdir / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.stack.stop()

@@ -1,0 +1,235 @@
+"""Shared helpers of the security suite: group-scoped tokens, a stack started with them
+and with platform secrets, canonical event builders, and a count of what reached the
+events topic (so a refused request can be shown to have published nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from services.ops.catchup import end_offsets
+from shared.devstack import DevStack
+from shared.embedded import free_port
+from shared.settings import Settings
+
+GROUP_A = "telegram:-100111"
+GROUP_B = "telegram:-100222"
+SHARED_USER = "shared-user"
+# Strings that only group B's seed data carries: an answer about A must hold none.
+B_MARKERS = ("-100222", "b-carol", "b-dave", "cB1", "sB1", "betaspam")
+A_MARKERS = ("-100111", "a-alice", "cA1", "sA1")
+
+ONEBOT_SECRET = "sec-onebot-" + secrets.token_hex(12)
+TELEGRAM_SECRET = "sec-telegram-" + secrets.token_hex(12)
+SLACK_SECRET = "sec-slack-" + secrets.token_hex(12)
+PLATFORM_SECRETS = (ONEBOT_SECRET, TELEGRAM_SECRET, SLACK_SECRET)
+MAX_BODY_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    role: str
+    groups: tuple[str, ...]
+    secret: str = field(default_factory=lambda: "sec-tok-" + secrets.token_urlsafe(24))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One token per role scoped to group A only, plus '*' tokens used to seed data."""
+
+    platform: Token = Token("platform-a", "platform", (GROUP_A,))
+    operator: Token = Token("operator-a", "operator", (GROUP_A,))
+    admin: Token = Token("admin-a", "admin", (GROUP_A,))
+    auditor: Token = Token("auditor-a", "auditor", (GROUP_A,))
+    admin_all: Token = Token("admin-all", "admin", ("*",))
+    platform_all: Token = Token("platform-all", "platform", ("*",))
+
+    def all(self) -> list[Token]:
+        return [
+            self.platform,
+            self.operator,
+            self.admin,
+            self.auditor,
+            self.admin_all,
+            self.platform_all,
+        ]
+
+    def by_role(self, role: str) -> Token:
+        return {t.role: t for t in self.all()[:4]}[role]
+
+    def write(self, path: Path) -> None:
+        specs = [
+            {"name": t.name, "token": t.secret, "role": t.role, "groups": list(t.groups)}
+            for t in self.all()
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump({"tokens": specs}), encoding="utf-8")
+        path.chmod(0o600)
+
+
+@dataclass
+class SecStack:
+    stack: DevStack
+    settings: Settings
+    tokens: Tokens
+
+    @property
+    def ingest(self) -> str:
+        return self.stack.ingest_url
+
+    @property
+    def reporting(self) -> str:
+        return self.stack.reporting_url
+
+    def published(self) -> int:
+        """Records on the events topic so far (the sum of its partitions' end offsets)."""
+        offsets = asyncio.run(end_offsets(self.settings, self.settings.events_topic))
+        return sum(offsets.values())
+
+    def log_text(self) -> dict[str, str]:
+        return {
+            p.name: p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted(self.stack.workdir.glob("*.log"))
+        }
+
+
+def stack_env(
+    settings: Settings, env: dict[str, str], tokens_file: Path, extra: dict[str, str]
+) -> dict[str, str]:
+    return (
+        env
+        | {
+            "MODSTREAM_TOKENS_FILE": str(tokens_file),
+            "MODSTREAM_ONEBOT_SECRET": ONEBOT_SECRET,
+            "MODSTREAM_TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
+            "MODSTREAM_SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "MODSTREAM_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        }
+        | extra
+    )
+
+
+def start_stack(
+    servers: Any,
+    workdir: Path,
+    *,
+    full: bool = True,
+    extra: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> SecStack:
+    """The services as real processes with the scoped tokens and the platform secrets.
+
+    `full=False` starts ingest alone (enough for the webhook and limit tests)."""
+    settings = settings or servers.settings()
+    tokens = Tokens()
+    tokens_file = workdir / "scoped-tokens.yaml"
+    tokens.write(tokens_file)
+    stack = DevStack(
+        workdir,
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url=servers.mongo_url,
+        extra_env=stack_env(settings, servers.env(settings), tokens_file, extra or {}),
+    )
+    try:
+        if full:
+            stack.start()
+        else:
+            stack.workdir.mkdir(parents=True, exist_ok=True)
+            stack.ingest_port = free_port()
+            stack.tokens.write(stack.tokens_file)
+            stack.start_service("ingest")
+            wait_ready(stack.ingest_url)
+    except BaseException:
+        stack.stop()
+        raise
+    return SecStack(stack, settings, tokens)
+
+
+def wait_ready(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def event(
+    event_id: str,
+    etype: str,
+    group_key: str,
+    user: str,
+    at: str = "2026-03-02T10:00:00Z",
+    **payload: Any,
+) -> dict[str, Any]:
+    platform, group_id = group_key.split(":", 1)
+    return {
+        "event_id": event_id,
+        "type": etype,
+        "schema_version": 2 if etype == "message.posted" else 1,
+        "occurred_at": at,
+        "platform": platform,
+        "group_id": group_id,
+        "user_id": user,
+        "payload": payload,
+    }
+
+
+def message(event_id: str, group_key: str, user: str, text: str, at: str = "2026-03-02T10:00:00Z"):  # type: ignore[no-untyped-def]
+    return event(event_id, "message.posted", group_key, user, at, message_id=event_id, text=text)
+
+
+def sanction(
+    event_id: str, group_key: str, by: str, action: str, by_role: str, target: str = SHARED_USER
+) -> dict[str, Any]:
+    return event(
+        event_id,
+        "sanction.applied",
+        group_key,
+        by,
+        "2026-03-02T12:00:00Z",
+        sanction_id=event_id,
+        target_user_id=target,
+        action=action,
+        reason="security suite",
+        by_role=by_role,
+        **({"duration_s": 600} if action == "mute" else {}),
+    )
+
+
+def whole_rules(keywords: list[str]) -> dict[str, Any]:
+    from services.moderation.rules import default_ruleset, effective_rules
+
+    override = {
+        "language": "en",
+        "timezone": "UTC",
+        "detectors": {"banned-words": {"kind": "keywords", "keywords": keywords}},
+    }
+    return effective_rules(default_ruleset(), override).model_dump(mode="json")
+
+
+def ruleset(event_id: str, group_key: str, version: int, keywords: list[str]) -> dict[str, Any]:
+    return event(
+        event_id,
+        "ruleset.updated",
+        group_key,
+        "rules-admin",
+        "2026-03-01T00:00:00Z",
+        version=version,
+        rules=whole_rules(keywords),
+    )
