@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -109,7 +109,7 @@ def dev(
         stack.stop()
 
 
-def _external(settings: Settings) -> dict[str, str | None]:
+def _external(settings: Settings) -> dict[str, Any]:
     """Servers named in the environment are used instead of the embedded ones."""
     import os
 

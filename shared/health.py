@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,6 +21,14 @@ class HealthServer:
 
     def close(self) -> None:
         self.server.should_exit = True
+
+
+class _QuietServer(uvicorn.Server):
+    """Leaves SIGTERM/SIGINT to the consumer it serves beside (uvicorn would take them)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve_health(settings: Settings, ready: Callable[[], bool]) -> HealthServer:
@@ -48,7 +57,6 @@ async def serve_health(settings: Settings, ready: Callable[[], bool]) -> HealthS
         log_config=None,  # uvicorn's records go through our JSON handler
         lifespan="off",
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     return HealthServer(server, task)

@@ -265,11 +265,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 404, f"unknown platform {platform!r}: onebot, telegram, discord or slack"
             )
         body = await read_body(request, settings.max_body_bytes)
+        relay: Principal | None = None
         if platform == "discord":
-            principal = rate_limited(require_principal(request))
-            if principal.role not in ("platform", "admin"):
+            relay = rate_limited(require_principal(request))
+            if relay.role not in ("platform", "admin"):
                 raise HTTPException(403, "discord relays post with a platform token")
         outcome = handle_webhook(platform, body, request.headers, settings, now_utc())
+        if relay is not None:
+            # The relay's token is its only credential, so its group scope binds here too.
+            for event in outcome.events:
+                if not relay.can_see(event.group_key):
+                    raise HTTPException(
+                        403, f"token '{relay.name}' is not scoped to group {event.group_key}"
+                    )
         status = outcome.status
         if status == "unauthorized":
             INGEST_EVENTS.labels(platform, "rejected", "signature").inc()
@@ -291,13 +299,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if status == "ignored" or not outcome.events:
             INGEST_EVENTS.labels(platform, "ignored", "").inc()
             return JSONResponse({"status": "ignored", "reason": outcome.reason}, 200)
-        if platform == "discord":
-            # The relay's token is its only credential, so its group scope binds here too.
-            for event in outcome.events:
-                if not principal.can_see(event.group_key):
-                    raise HTTPException(
-                        403, f"token '{principal.name}' is not scoped to group {event.group_key}"
-                    )
         try:
             results = await app.state.ingest.accept(list(outcome.events), platform)
         except BrokerUnavailable as err:

@@ -100,6 +100,7 @@ class ProjectionSink:
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
+            assert doc is not None  # upserted
             key = (projection, topic, partition)
             self.epochs[key] = int(doc["epoch"])
             self.offsets[key] = int(doc["offset"])

@@ -48,7 +48,10 @@ def test_dev_stack_sigterm_stops_everything(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "dev", "--workdir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     try:
         lines = []
@@ -62,11 +65,19 @@ def test_dev_stack_sigterm_stops_everything(tmp_path: Path) -> None:
         output = "".join(lines)
         assert "running" in output, output
         tree = descendants(proc.pid)
-        commands = " ".join(Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if alive(p))
+        commands = " ".join(
+            Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if alive(p)
+        )
         # The broker, the store and the three services all ran as separate processes.
-        for part in ("tansu", "secantus", "services.cli ingest", "services.cli moderation", "services.cli reporting"):
+        for part in (
+            "tansu",
+            "secantus",
+            "services.cli ingest",
+            "services.cli moderation",
+            "services.cli reporting",
+        ):
             assert part in commands, f"{part} not running: {commands}"
-        ingest_url = next(l.split("│")[2].strip() for l in lines if "ingest API" in l)
+        ingest_url = next(row.split("│")[2].strip() for row in lines if "ingest API" in row)
         assert httpx.get(f"{ingest_url}/healthz", timeout=10).status_code == 200
 
         proc.send_signal(signal.SIGTERM)

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from stack_support import Servers
 
-from conftest import Servers
 from shared.devstack import DevStack
 from shared.embedded import EmbeddedStack, free_port
 from shared.tcp_proxy import TcpProxy
@@ -77,8 +77,13 @@ def _wait_ready(url: str, timeout: float = 60) -> None:
 async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
     import json
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     ids: Counter[str] = Counter()
     try:

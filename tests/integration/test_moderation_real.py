@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import Servers
+from stack_support import Servers
 
 from services.moderation.scenario import expected_decisions, scripted_history
 from services.ops.bench import encoded, produce_raw
@@ -38,8 +38,12 @@ def moderation_stack(servers: Servers, settings: Settings, workdir: Path) -> Dev
 
 async def read_decisions(settings: Settings, since: dict[int, int] | None = None) -> list[dict]:
     """Every decision record (from `since` offsets on), partition by partition, in order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(settings.decisions_topic, p) for p in range(settings.partitions)]
@@ -62,8 +66,9 @@ async def test_scripted_history_gives_exactly_the_expected_decisions(
     settings = servers.settings()
     await ensure_topics(settings)
     history = scripted_history()
-    await produce_raw(settings, settings.events_topic,
-                      [(e.group_key.encode(), encode_event(e)) for e in history])
+    await produce_raw(
+        settings, settings.events_topic, [(e.group_key.encode(), encode_event(e)) for e in history]
+    )
     stack = moderation_stack(servers, settings, tmp_path)
     stack.start_service("moderation")
     try:
@@ -85,7 +90,9 @@ async def wait_caught_up_moderation(settings: Settings, total: int, timeout: flo
     deadline = time.monotonic() + timeout
     while (await positions(settings)).moderation_done < total:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"moderation stuck at {(await positions(settings)).moderation_done}/{total}")
+            raise TimeoutError(
+                f"moderation stuck at {(await positions(settings)).moderation_done}/{total}"
+            )
         await asyncio.sleep(0.3)
 
 
@@ -132,8 +139,12 @@ async def test_decisions_are_the_same_however_the_stream_is_split(
     results["two"] = decision_set(await read_decisions(two))
 
     # A fresh instance from offset 0 over the first run's topic, with no snapshots.
-    fresh = Settings(**(one.model_dump() | {"mongo_db": one.mongo_db + "_fresh",
-                                            "topic_prefix": one.topic_prefix}))
+    fresh = Settings(
+        **(
+            one.model_dump()
+            | {"mongo_db": one.mongo_db + "_fresh", "topic_prefix": one.topic_prefix}
+        )
+    )
     before = await end_offsets(one, one.decisions_topic)
     stack = moderation_stack(servers, fresh, tmp_path / "fresh")
     stack.start_service("moderation", "m1")
