@@ -116,7 +116,8 @@ class ConsumerRunner:
             while not self.stopping.is_set():
                 records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if not records:
-                    await self._guarded(self.worker.idle())
+                    if not await self._guarded(self.worker.idle()):
+                        await self._rewind()
                     continue
                 ok = await self._guarded(self.worker.process(records))
                 if ok:

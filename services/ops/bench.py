@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ops.catchup import positions
+from services.ops.demo import batches
 from services.simulator.community import simulate
 from shared.devstack import DevStack
 from shared.embedded import EmbeddedStack, free_port
@@ -203,17 +204,17 @@ async def bench_ingest(
     proc = stack.start_service("ingest")
     try:
         await _ready(stack.ingest_url)
-        batch = 1000
-        chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
-        headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
-        async with httpx.AsyncClient(
-            base_url=stack.ingest_url, headers=headers, timeout=120
-        ) as client:
+        # Each batch with the token of the role its events claim (as the demo posts).
+        chunks = list(batches(events, stack, size=1000))
+        async with httpx.AsyncClient(base_url=stack.ingest_url, timeout=120) as client:
             sem = asyncio.Semaphore(4)
 
-            async def post(chunk: list[dict[str, Any]]) -> None:
+            async def post(chunk: tuple[str, list[dict[str, Any]]]) -> None:
+                token, items = chunk
                 async with sem:
-                    resp = await client.post("/v1/events", json=chunk)
+                    resp = await client.post(
+                        "/v1/events", json=items, headers={"Authorization": f"Bearer {token}"}
+                    )
                     resp.raise_for_status()
 
             t0 = time.perf_counter()

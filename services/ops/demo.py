@@ -87,13 +87,13 @@ def token_for(event: dict[str, Any], stack: DevStack) -> str:
 
 
 def batches(
-    events: Iterable[dict[str, Any]], stack: DevStack
+    events: Iterable[dict[str, Any]], stack: DevStack, size: int = BATCH
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     chunk: list[dict[str, Any]] = []
     for token, run in groupby(events, key=lambda e: token_for(e, stack)):
         for e in run:
             chunk.append(e)
-            if len(chunk) >= BATCH:
+            if len(chunk) >= size:
                 yield token, chunk
                 chunk = []
         if chunk:

@@ -20,6 +20,7 @@ from services.reporting.store import (
     ProjectionNames,
     physical_name,
 )
+from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 
@@ -105,17 +106,21 @@ async def _fold_everything(
         for tp in tps:
             consumer.seek(tp, await sink.claim(tp.topic, tp.partition))
         done = 0
+        total = sum((await log_end_offsets(settings.kafka_bootstrap, tps)).values())
         # Events first, so decisions find their groups' clocks; then follow the live ends.
         for topic in topics:
             mine = [tp for tp in tps if tp.topic == topic]
             others = [tp for tp in tps if tp.topic != topic]
             consumer.pause(*others)
             consumer.resume(*mine)
+            ends = await log_end_offsets(settings.kafka_bootstrap, mine)
             while True:
-                ends = await consumer.end_offsets(mine)
                 positions = {tp: await consumer.position(tp) for tp in mine}
                 if all(positions[tp] >= ends[tp] for tp in mine):
-                    break
+                    # Reached the ends seen before; the live stream may have grown since.
+                    ends = await log_end_offsets(settings.kafka_bootstrap, mine)
+                    if all(positions[tp] >= ends[tp] for tp in mine):
+                        break
                 batch = await consumer.getmany(*mine, timeout_ms=500, max_records=max_records)
                 for tp, recs in batch.items():
                     await sink.apply(
@@ -123,8 +128,7 @@ async def _fold_everything(
                     )
                     done += len(recs)
                 if progress is not None:
-                    total_end = await consumer.end_offsets(tps)
-                    progress(done, sum(total_end.values()))
+                    progress(done, total)
         return done
     finally:
         await consumer.stop()

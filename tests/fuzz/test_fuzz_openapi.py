@@ -39,14 +39,26 @@ def schemathesis_bin() -> str:
 def seed_events() -> list[dict[str, Any]]:
     base = {"schema_version": 1, "platform": "telegram", "group_id": "-100555"}
     out: list[dict[str, Any]] = [
-        {**base, "event_id": f"fz-join-{u}", "type": "member.joined", "user_id": u,
-         "occurred_at": "2026-03-01T08:00:00Z", "payload": {}}
+        {
+            **base,
+            "event_id": f"fz-join-{u}",
+            "type": "member.joined",
+            "user_id": u,
+            "occurred_at": "2026-03-01T08:00:00Z",
+            "payload": {},
+        }
         for u in ("u1", "u2")
     ]
     out += [
-        {**base, "schema_version": 2, "event_id": f"fz-m{i}", "type": "message.posted",
-         "user_id": f"u{i % 2 + 1}", "occurred_at": f"2026-03-0{i % 3 + 1}T10:0{i}:00Z",
-         "payload": {"message_id": f"m{i}", "text": f"hello {i}"}}
+        {
+            **base,
+            "schema_version": 2,
+            "event_id": f"fz-m{i}",
+            "type": "message.posted",
+            "user_id": f"u{i % 2 + 1}",
+            "occurred_at": f"2026-03-0{i % 3 + 1}T10:0{i}:00Z",
+            "payload": {"message_id": f"m{i}", "text": f"hello {i}"},
+        }
         for i in range(8)
     ]
     return out
@@ -59,8 +71,16 @@ def event_schema(etype: str, version: int, payload: dict[str, Any]) -> dict[str,
     return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["event_id", "type", "schema_version", "occurred_at", "platform",
-                     "group_id", "user_id", "payload"],
+        "required": [
+            "event_id",
+            "type",
+            "schema_version",
+            "occurred_at",
+            "platform",
+            "group_id",
+            "user_id",
+            "payload",
+        ],
         "properties": {
             "event_id": {"type": "string", "pattern": "^fz-[a-z0-9]{1,20}$"},
             "type": {"const": etype},
@@ -82,19 +102,36 @@ def event_schema(etype: str, version: int, payload: dict[str, Any]) -> dict[str,
 EVENT_SCHEMA: dict[str, Any] = {
     "anyOf": [
         event_schema("message.posted", 2, {"message_id": None, "text": {"type": "string"}}),
-        event_schema("message.posted", 1, {"message_id": None, "text": {"type": "string"},
-                                           "attachments": {"type": "array",
-                                                           "items": {"type": "string"}}}),
+        event_schema(
+            "message.posted",
+            1,
+            {
+                "message_id": None,
+                "text": {"type": "string"},
+                "attachments": {"type": "array", "items": {"type": "string"}},
+            },
+        ),
         event_schema("member.joined", 1, {}),
         event_schema("member.left", 1, {}),
-        event_schema("complaint.filed", 1, {"complaint_id": None, "target_user_id": None,
-                                            "category": None}),
-        event_schema("complaint.resolved", 1, {"complaint_id": None,
-                                               "outcome": {"enum": ["upheld", "rejected"]}}),
-        event_schema("sanction.applied", 1, {
-            "sanction_id": None, "target_user_id": None, "reason": None,
-            "action": {"enum": ["warn", "remove_message", "mute", "kick", "ban"]},
-            "by_role": {"const": "admin"}}),
+        event_schema(
+            "complaint.filed", 1, {"complaint_id": None, "target_user_id": None, "category": None}
+        ),
+        event_schema(
+            "complaint.resolved",
+            1,
+            {"complaint_id": None, "outcome": {"enum": ["upheld", "rejected"]}},
+        ),
+        event_schema(
+            "sanction.applied",
+            1,
+            {
+                "sanction_id": None,
+                "target_user_id": None,
+                "reason": None,
+                "action": {"enum": ["warn", "remove_message", "mute", "kick", "ban"]},
+                "by_role": {"const": "admin"},
+            },
+        ),
     ]
 }
 
@@ -123,8 +160,9 @@ HINTS: dict[str, dict[str, Any]] = {
 def with_hints(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare the raw-read bodies, and offer realistic values for every known parameter."""
     bodies = {
-        "/v1/events": {"anyOf": [EVENT_SCHEMA, {"type": "array", "items": EVENT_SCHEMA,
-                                                "maxItems": 5}, {}]},
+        "/v1/events": {
+            "anyOf": [EVENT_SCHEMA, {"type": "array", "items": EVENT_SCHEMA, "maxItems": 5}, {}]
+        },
         "/v1/webhooks/{platform}": {},
     }
     for path, schema in bodies.items():
@@ -162,7 +200,9 @@ def stack(servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
         dev.stop()
 
 
-def run_schemathesis(base_url: str, token: str, out: Path, name: str) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(
+    base_url: str, token: str, out: Path, name: str
+) -> subprocess.CompletedProcess[str]:
     spec = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
     schema = out / f"{name}-openapi.json"
     schema.write_text(json.dumps(with_hints(spec)), encoding="utf-8")
@@ -196,7 +236,9 @@ def run_schemathesis(base_url: str, token: str, out: Path, name: str) -> subproc
         "--report-junit-path",
         str(out / f"schemathesis-{name}.xml"),
     ]
-    env = os.environ | {"SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py"))}
+    env = os.environ | {
+        "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py"))
+    }
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=400, check=False, env=env)
     (out / f"schemathesis-{name}.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return result
@@ -207,6 +249,15 @@ def test_no_server_errors(stack: Any, artifacts_dir: Path, service: str) -> None
     url = stack.ingest_url if service == "ingest" else stack.reporting_url
     result = run_schemathesis(url, stack.tokens.admin, artifacts_dir, service)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    if service == "ingest":  # the accepted fuzz events must fold without errors
+        asyncio.run(wait_caught_up(stack.settings, timeout=120))
+    errors = [
+        f"{log.name}: {line[:300]}"
+        for log in sorted(Path(stack.workdir).glob("*.log"))
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        if '"level": "error"' in line or '"level": "critical"' in line or "Traceback" in line
+    ]
+    assert not errors, "\n".join(errors)
     # the fuzzed events went on through moderation and reporting: all still alive
     for name, proc in stack.procs.items():
         assert proc.poll() is None, f"{name} died during fuzzing; see {stack.workdir}/{name}.log"

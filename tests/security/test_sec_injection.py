@@ -18,12 +18,15 @@ from sec_support import (
     B_MARKERS,
     GROUP_A,
     MAX_BODY_BYTES,
+    ONEBOT_SECRET,
+    TELEGRAM_SECRET,
     SecStack,
     Token,
     message,
     ruleset,
     start_stack,
 )
+from test_sec_webhooks import fixture, onebot_sig, telegram_sig
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +49,11 @@ GROUP_KEYS = [
     "$where",
     "telegram:$where",
     "$telegram:-100111",
-    "telegram:{\"$ne\":1}",
+    'telegram:{"$ne":1}',
     "telegram:-100111.$",
     "telegram:-100111/../-100222",
 ]
-USER_KEYS = ['{"$ne": null}', "$ne", "telegram:$ne", "telegram:{\"$ne\":\"\"}", "$where"]
+USER_KEYS = ['{"$ne": null}', "$ne", "telegram:$ne", 'telegram:{"$ne":""}', "$where"]
 
 
 def route_templates(g: str) -> list[str]:
@@ -92,7 +95,9 @@ def test_group_key_injection_is_refused(sec: SecStack, reporting: httpx.Client) 
         for key in GROUP_KEYS:
             for path in route_templates(quote(key, safe="")):
                 resp = reporting.get(path, headers=token.headers)
-                if resp.status_code >= 500 or resp.status_code < 400 and key.startswith(("$", "{")):
+                if resp.status_code >= 500 or (
+                    resp.status_code < 400 and key.startswith(("$", "{"))
+                ):
                     bad.append(f"{token.name} {path}: {resp.status_code}")
                 if resp.status_code == 200:  # a well-shaped unknown key: an empty answer
                     text = resp.text.replace(json.dumps(key)[1:-1], "")  # minus the echo
@@ -127,7 +132,7 @@ def test_query_param_injection_is_refused(sec: SecStack, reporting: httpx.Client
                 if param == "rule" and not value.startswith(("$", "{")):
                     # a rule id is free text: one without spaces is looked up as a plain
                     # value and, naming no rule, matches no violation
-                    ok = ok or resp.status_code == 200 and resp.json()["items"] == []
+                    ok = ok or (resp.status_code == 200 and resp.json()["items"] == [])
                 if not ok:
                     bad.append(f"{path}?{param}={value!r}: {resp.status_code}")
                 no_other_group(resp.text, f"{path}?{param}")
@@ -171,7 +176,11 @@ def test_review_route_injection(sec: SecStack, reporting: httpx.Client) -> None:
             headers=h,
         )
         assert 400 <= resp.status_code < 500, resp.text
-    for body in ({"outcome": {"$ne": None}}, {"outcome": "ok", "$set": {"x": 1}}, {"outcome": "ok", "note": {"$gt": ""}}):
+    for body in (
+        {"outcome": {"$ne": None}},
+        {"outcome": "ok", "$set": {"x": 1}},
+        {"outcome": "ok", "note": {"$gt": ""}},
+    ):
         resp = reporting.post(
             f"/v1/groups/{GROUP_A}/spotchecks/sa-m02-0/review", json=body, headers=h
         )
@@ -197,7 +206,10 @@ def bad_events() -> dict[str, Any]:
         "$-key in rules": {**rules, "payload": {"version": 90, "rules": {"$set": {"x": 1}}}},
         "nested $-key in rules": {
             **rules,
-            "payload": {"version": 90, "rules": {**rules["payload"]["rules"], "detectors": {"d": {"$where": "1"}}}},
+            "payload": {
+                "version": 90,
+                "rules": {**rules["payload"]["rules"], "detectors": {"d": {"$where": "1"}}},
+            },
         },
         "dotted key in rules": {
             **rules,
@@ -227,12 +239,12 @@ def test_event_fields_with_operators_are_422(sec: SecStack, name: str) -> None:
 
 
 def test_webhook_fields_with_operators_are_4xx(sec: SecStack) -> None:
-    from test_sec_webhooks import fixture, onebot_sig, telegram_sig
-
-    from sec_support import ONEBOT_SECRET, TELEGRAM_SECRET
-
     d = fixture("onebot_group_message_1")
-    for field, value in (("group_id", {"$gt": 0}), ("user_id", {"$ne": None}), ("message_id", "$x")):
+    for field, value in (
+        ("group_id", {"$gt": 0}),
+        ("user_id", {"$ne": None}),
+        ("message_id", "$x"),
+    ):
         body = json.dumps({**d, field: value}).encode()
         resp = httpx.post(
             f"{sec.ingest}/v1/webhooks/onebot",
@@ -263,7 +275,9 @@ def big_batch(size: int) -> bytes:
     return json.dumps(items).encode()
 
 
-@pytest.mark.parametrize("path", ["/v1/events", "/v1/webhooks/onebot", "/v1/webhooks/slack", "/v1/webhooks/discord"])
+@pytest.mark.parametrize(
+    "path", ["/v1/events", "/v1/webhooks/onebot", "/v1/webhooks/slack", "/v1/webhooks/discord"]
+)
 def test_oversized_body_is_413(sec: SecStack, path: str) -> None:
     body = big_batch(MAX_BODY_BYTES + 10)
     before = sec.published()
@@ -314,7 +328,9 @@ def test_lying_content_length_never_sneaks_a_body_past_the_limit(sec: SecStack) 
     assert chunked == 413, chunked
     # both headers (request smuggling shape): refused, never accepted
     both = raw_http(
-        port, base + "Content-Length: 20\r\nTransfer-Encoding: chunked\r\n\r\n", framed + b"0\r\n\r\n"
+        port,
+        base + "Content-Length: 20\r\nTransfer-Encoding: chunked\r\n\r\n",
+        framed + b"0\r\n\r\n",
     )
     assert both in (400, 413), both
     assert sec.published() == before
@@ -324,7 +340,9 @@ def test_lying_content_length_never_sneaks_a_body_past_the_limit(sec: SecStack) 
 
 
 @pytest.fixture(scope="module")
-def limited(sec: SecStack, servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecStack]:
+def limited(
+    sec: SecStack, servers: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecStack]:
     """A second ingest on the same broker with 5 requests/minute per token."""
     stack = start_stack(
         servers,
@@ -365,4 +383,3 @@ def test_unknown_tokens_do_not_reach_the_limiter(limited: SecStack) -> None:
     fake = Token("x", "admin", ("*",))
     assert {httpx.get(url, headers=fake.headers, timeout=10).status_code for _ in range(8)} == {401}
     assert httpx.get(url, headers=limited.tokens.auditor.headers, timeout=10).status_code == 200
-

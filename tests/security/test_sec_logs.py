@@ -70,7 +70,7 @@ def logs(sec: SecStack) -> dict[str, str]:
 def test_no_secret_in_any_log(sec: SecStack, logs: dict[str, str]) -> None:
     secrets = {t.name: t.secret for t in sec.tokens.all()}
     secrets |= {f"platform secret {i}": s for i, s in enumerate(PLATFORM_SECRETS)}
-    secrets |= {"reversed platform secret": s[::-1] for s in PLATFORM_SECRETS}
+    secrets |= {f"reversed platform secret {i}": s[::-1] for i, s in enumerate(PLATFORM_SECRETS)}
     secrets["presented unknown token"] = PROBE
     leaks = [
         f"{what} in {name}"

@@ -210,7 +210,10 @@ def test_events_outside_scope_are_refused_whole(sec: SecStack, role: str) -> Non
     by_role = role if role != "platform" else "operator"
     bodies = [
         message(f"os-{role}-1", GROUP_B, "b-carol", "hi"),
-        [message(f"os-{role}-2", GROUP_A, "a-alice", "ok"), message(f"os-{role}-3", GROUP_B, "x", "no")],
+        [
+            message(f"os-{role}-2", GROUP_A, "a-alice", "ok"),
+            message(f"os-{role}-3", GROUP_B, "x", "no"),
+        ],
         sanction(f"os-{role}-4", GROUP_B, "x", "warn", by_role),
         ruleset(f"os-{role}-5", GROUP_B, 80, ["x"]),
     ]

@@ -93,7 +93,9 @@ def bad_requests(platform: str, body: bytes) -> dict[str, dict[str, str]]:
         }
         cases["replay: signed 6 minutes ago"] = slack_sig(body, secret, int(time.time()) - 360)
         cases["signed 6 minutes ahead"] = slack_sig(body, secret, int(time.time()) + 360)
-        cases["timestamp missing"] = {"X-Slack-Signature": slack_sig(body, secret)["X-Slack-Signature"]}
+        cases["timestamp missing"] = {
+            "X-Slack-Signature": slack_sig(body, secret)["X-Slack-Signature"]
+        }
     return cases
 
 
@@ -171,7 +173,9 @@ class Spy:
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def test_every_verify_function_compares_with_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_verify_function_compares_with_compare_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     spy = Spy()
     monkeypatch.setattr(verify.hmac, "compare_digest", spy)
     body = b'{"post_type":"message"}'
@@ -179,8 +183,16 @@ def test_every_verify_function_compares_with_compare_digest(monkeypatch: pytest.
     secrets = verify.SecretSet(shared=secret)
     ts = int(NOW.timestamp())
     cases = [
-        (lambda h: verify.verify_onebot(body, h, secrets), onebot_sig(body, secret), onebot_sig(body, "x")),
-        (lambda h: verify.verify_telegram(h, secrets), telegram_sig(body, secret), telegram_sig(body, "x")),
+        (
+            lambda h: verify.verify_onebot(body, h, secrets),
+            onebot_sig(body, secret),
+            onebot_sig(body, "x"),
+        ),
+        (
+            lambda h: verify.verify_telegram(h, secrets),
+            telegram_sig(body, secret),
+            telegram_sig(body, "x"),
+        ),
         (
             lambda h: verify.verify_slack(body, h, secrets, NOW),
             slack_sig(body, secret, ts),
@@ -200,7 +212,10 @@ def test_token_lookup_compares_with_compare_digest(monkeypatch: pytest.MonkeyPat
     spy = Spy()
     monkeypatch.setattr(tokens.hmac, "compare_digest", spy)
     store = tokens.TokenStore(
-        [tokens.TokenSpec(name=f"t{i}", token=f"secret-{i:04d}", role="admin", groups=["*"]) for i in range(3)]
+        [
+            tokens.TokenSpec(name=f"t{i}", token=f"secret-{i:04d}", role="admin", groups=["*"])
+            for i in range(3)
+        ]
     )
     assert store.authenticate("secret-0001") is not None
     assert store.authenticate("secret-9999") is None

@@ -1,7 +1,8 @@
 // modstream dashboard: reads the scoped /v1 API with the token the user typed.
 // After every draw it sets window.__charts_ready = {messages, active_users, joins, leaves,
-// violations, complaints, group} (data points per chart) and body[data-charts-ready], the
-// hook a headless-browser test waits for.
+// violations, complaints, group} (data points per chart), the same as JSON in
+// body[data-charts], and body[data-charts-ready]: the hooks a headless-browser test reads.
+// The token may also come in the URL fragment: /#token=<token>[&group=<group key>].
 "use strict";
 
 const TOKEN_KEY = "modstream.token";
@@ -48,6 +49,26 @@ async function dailyActivity(group) {
     if (!cursor) break;
   }
   return items;
+}
+
+// The counts also go into body[data-charts] as JSON, so a headless browser's DOM dump
+// (chromium --dump-dom) shows them without running script of its own.
+function chartsReady(counts) {
+  window.__charts_ready = counts;
+  document.body.dataset.charts = JSON.stringify(counts);
+  document.body.dataset.chartsReady = "true";
+}
+
+// A token handed over in the URL fragment (#token=...; a fragment is never sent to the
+// server, so it lands in no access log) is kept like a typed one and removed from the
+// address bar at once. Also #group=<group key> to open one group.
+function tokenFromFragment() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  const token = params.get("token");
+  const group = params.get("group");
+  if (token) localStorage.setItem(TOKEN_KEY, token.trim());
+  if (group) localStorage.setItem(GROUP_KEY, group);
+  if (token || group) history.replaceState(null, "", window.location.pathname + window.location.search);
 }
 
 function draw(id, config) {
@@ -103,7 +124,7 @@ async function showGroup(group) {
   $("complaint-figures").textContent =
     `${f.total} filed, ${f.open} open (${f.overdue} beyond ${f.sla_hours} h), ` +
     `median ${f.hours_to_resolution.median ?? "-"} h to resolution`;
-  window.__charts_ready = {
+  chartsReady({
     group,
     messages: days.length,
     active_users: days.length,
@@ -111,8 +132,7 @@ async function showGroup(group) {
     leaves: days.length,
     violations: rules.length,
     complaints: cases.length,
-  };
-  document.body.dataset.chartsReady = "true";
+  });
   status(`${group}: ${days.length} days, ${violations.counts.total} violations, ${f.total} complaints`);
 }
 
@@ -127,9 +147,8 @@ async function loadGroups() {
   }));
   if (!body.items.length) {
     status("This token may see no group with data yet.");
-    window.__charts_ready = { group: null, messages: 0, active_users: 0, joins: 0, leaves: 0,
-      violations: 0, complaints: 0 };
-    document.body.dataset.chartsReady = "true";
+    chartsReady({ group: null, messages: 0, active_users: 0, joins: 0, leaves: 0,
+      violations: 0, complaints: 0 });
     return;
   }
   const saved = localStorage.getItem(GROUP_KEY);
@@ -142,6 +161,7 @@ function guard(promise) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  tokenFromFragment();
   $("token").value = localStorage.getItem(TOKEN_KEY) || "";
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
