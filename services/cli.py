@@ -261,6 +261,7 @@ def bench(
     """Every stage beside its raw baseline, in one run; writes docs/benchmarks.md."""
     from services.ops.bench import run_bench
 
+    signal.signal(signal.SIGTERM, _interrupt)  # stop what it started, as on Ctrl-C
     run_bench(console, quick, out, stage)
 
 

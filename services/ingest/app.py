@@ -177,10 +177,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("topic bootstrap failed", error=str(err))
         await broker.start()
         db = database(mongo, settings)
+        dedup = DedupStore(db)
+        try:
+            await dedup.ensure_indexes()
+        except Exception as err:  # the store may come later; readiness says so
+            log.warning("dedup index not created yet", error=str(err))
         ingest = Ingest(
             settings,
             EventPublisher(broker, settings.events_topic, settings.deadletter_topic),
-            DedupStore(db),
+            dedup,
         )
         ingest.broker_ready = True
         app.state.ingest = ingest
@@ -247,13 +252,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return unavailable(str(err))
         await record_rulesets(app.state.db, events)
         for r, e in zip(results, events, strict=True):
-            log.info(
+            # Manual overrides are always on record (报备备案); platform traffic at debug,
+            # so a busy ingest does not spend its time writing a line per message.
+            emit = log.info if e.type in MANUAL_TYPES or e.type == "ruleset.updated" else log.debug
+            emit(
                 "event " + r["status"],
                 event_id=e.event_id,
                 group_key=e.group_key,
                 type=e.type,
                 actor=principal.name,
             )
+        accepted = sum(r["status"] == "accepted" for r in results)
+        log.info(
+            "events posted",
+            accepted=accepted,
+            duplicate=len(results) - accepted,
+            actor=principal.name,
+            first_event_id=events[0].event_id,
+        )
         return {"results": results}
 
     @app.post("/v1/webhooks/{platform}")

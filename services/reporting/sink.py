@@ -80,6 +80,7 @@ class ProjectionSink:
     async def ensure_indexes(self) -> None:
         specs = index_specs()
         for projection in self.projections:
+            await self.db[seen_collection(self.names.physical(projection))].create_index("ids")
             coll = self.db[self.names.physical(projection)]
             for spec in specs.get(projection, []):
                 keys, options = spec if isinstance(spec, tuple) else (spec, {})
@@ -135,7 +136,7 @@ class ProjectionSink:
         try:
             async with self.client.start_session() as session, await session.start_transaction():
                 plans = await self._plans(topic, partition, decoded, is_decisions, session)
-                batch = self._fold(decoded, plans)
+                batch = self._fold(decoded, plans, f"{topic}:{partition}")
                 await self._write(batch, session)
                 if self.archive is not None:
                     self.archive_writes += await self.archive.write(self.db, session)
@@ -198,16 +199,17 @@ class ProjectionSink:
             if is_decisions:
                 seen_coll = self.db[seen_collection(self.names.physical(projection))]
                 seen = {
-                    d["_id"]
+                    i
                     async for d in seen_coll.find(
-                        {"_id": {"$in": ids}}, {"_id": 1}, session=session
+                        {"ids": {"$in": ids}}, {"ids": 1}, session=session
                     )
+                    for i in d["ids"]
                 }
                 fresh = frozenset(set(ids) - seen)
             groups[(start, fresh)].append(projection)
         return [_Plan(start, fresh, projections) for (start, fresh), projections in groups.items()]
 
-    def _fold(self, decoded: list[tuple[int, Any]], plans: list[_Plan]) -> Batch:
+    def _fold(self, decoded: list[tuple[int, Any]], plans: list[_Plan], source: str) -> Batch:
         merged = Batch()
         for plan in sorted(plans, key=lambda p: p.start):
             batch = Batch()
@@ -235,8 +237,9 @@ class ProjectionSink:
                 if key[0] in wanted:
                     merged.inserts[key] = doc
             if plan.fresh is not None and folded:
+                batch_id = f"{source}:{decoded[0][0]}-{decoded[-1][0]}"
                 for projection in plan.projections:
-                    merged.seen[projection] = sorted(folded)
+                    merged.seen[projection] = (batch_id, sorted(folded))
         return merged
 
     async def _write(self, batch: Batch, session: Any) -> None:
@@ -249,9 +252,10 @@ class ProjectionSink:
             ops[self.names.physical(projection)].append(
                 UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True)
             )
-        for projection, seen_ids in batch.seen.items():
-            ops[seen_collection(self.names.physical(projection))].extend(
-                InsertOne({"_id": i}) for i in seen_ids
+        for projection, (batch_id, seen_ids) in batch.seen.items():
+            # One document per batch (ids in a multikey-indexed array), not one per decision.
+            ops[seen_collection(self.names.physical(projection))].append(
+                InsertOne({"_id": batch_id, "ids": seen_ids})
             )
         for collection, updates in ops.items():
             await self.db[collection].bulk_write(updates, ordered=False, session=session)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from stack_support import start_dev_stack
 
 from services.ops.catchup import wait_caught_up
 from services.ops.demo import DEMO_START, demo_rule_sets, post_all
@@ -82,8 +83,6 @@ class BodyAttrs(HTMLParser):
 
 @pytest.fixture(scope="module")
 def community(servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from conftest import start_dev_stack
-
     binary = chromium()  # skip before paying for a stack
     stack = start_dev_stack(servers, tmp_path_factory.mktemp("dashboard"))
     try:

@@ -124,16 +124,21 @@ async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord[byte
         await consumer.stop()
 
 
-async def decisions(settings: Settings) -> tuple[dict[str, dict[str, Any]], int]:
-    """decision_id -> decision, and how many records the topic holds (re-emissions after a
-    moderation crash repeat an id; they must repeat it identically)."""
+async def decisions(
+    settings: Settings,
+) -> tuple[dict[str, dict[str, Any]], int, list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """decision_id -> decision, how many records the topic holds (re-emissions after a
+    moderation crash repeat an id), and the re-emissions that differ from the first
+    emission (there must be none: a decision id names one decision)."""
     records = await read_topic(settings, settings.decisions_topic)
     by_id: dict[str, dict[str, Any]] = {}
+    conflicts: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for record in records:
         decision = json.loads(record.value or b"{}")
         previous = by_id.setdefault(decision["decision_id"], decision)
-        assert previous == decision, f"decision {decision['decision_id']} re-emitted differently"
-    return by_id, len(records)
+        if previous != decision:
+            conflicts.append((previous, decision))
+    return by_id, len(records), conflicts
 
 
 async def projections(settings: Settings) -> dict[str, list[dict[str, Any]]]:

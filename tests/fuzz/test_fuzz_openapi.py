@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from stack_support import start_dev_stack
 
 from services.ops.catchup import wait_caught_up
 
@@ -183,8 +184,6 @@ def with_hints(spec: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack(servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from stack_support import start_dev_stack
-
     dev = start_dev_stack(servers, tmp_path_factory.mktemp("fuzz-openapi"))
     try:
         resp = httpx.post(
@@ -201,8 +200,11 @@ def stack(servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
 
 
 def run_schemathesis(
-    base_url: str, token: str, out: Path, name: str
+    base_url: str, token: str, out: Path, name: str, scratch: Path
 ) -> subprocess.CompletedProcess[str]:
+    """`scratch` is the working directory: schemathesis keeps a .schemathesis/ cache there,
+    which does not belong in the repository."""
+    out = out.resolve()
     spec = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
     schema = out / f"{name}-openapi.json"
     schema.write_text(json.dumps(with_hints(spec)), encoding="utf-8")
@@ -239,15 +241,17 @@ def run_schemathesis(
     env = os.environ | {
         "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py"))
     }
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=400, check=False, env=env)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=400, check=False, env=env, cwd=scratch
+    )
     (out / f"schemathesis-{name}.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return result
 
 
 @pytest.mark.parametrize("service", ["ingest", "reporting"])
-def test_no_server_errors(stack: Any, artifacts_dir: Path, service: str) -> None:
+def test_no_server_errors(stack: Any, artifacts_dir: Path, tmp_path: Path, service: str) -> None:
     url = stack.ingest_url if service == "ingest" else stack.reporting_url
-    result = run_schemathesis(url, stack.tokens.admin, artifacts_dir, service)
+    result = run_schemathesis(url, stack.tokens.admin, artifacts_dir, service, tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     if service == "ingest":  # the accepted fuzz events must fold without errors
         asyncio.run(wait_caught_up(stack.settings, timeout=120))

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sec_support import GROUP_A, PLATFORM_SECRETS, SecStack, message
+from sec_support import GROUP_A, PLATFORM_SECRETS, SecStack, message, sanction
 from test_sec_webhooks import SIGNERS, fresh_body
 
 from services.ops.catchup import wait_caught_up
@@ -52,8 +52,16 @@ def exercise(sec: SecStack) -> None:
         # accepted traffic, so there are event lines to look at
         resp = c.post(
             f"{sec.ingest}/v1/events",
-            json=[message(f"lg-ok-{i}", GROUP_A, "a-alice", "alphaspam!") for i in range(3)],
+            json=[message(f"lg-msg-{i}", GROUP_A, "a-alice", "alphaspam!") for i in range(3)],
             headers=t.platform.headers,
+        )
+        assert resp.status_code == 202, resp.text
+        # manual moderation is always logged, one line per event (platform traffic may
+        # be logged at debug only)
+        resp = c.post(
+            f"{sec.ingest}/v1/events",
+            json=[sanction(f"lg-ok-{i}", GROUP_A, "a-op", "warn", "operator") for i in range(3)],
+            headers=t.operator.headers,
         )
         assert resp.status_code == 202, resp.text
     asyncio.run(wait_caught_up(sec.settings, timeout=120))
@@ -107,7 +115,7 @@ def test_logs_are_json_lines_naming_service_event_and_group(logs: dict[str, str]
             if r.get("event_id") is not None:
                 event_lines += 1
                 assert r.get("group_key"), (name, r)
-    assert event_lines >= 3  # ingest logged each accepted event with its id and group
+    assert event_lines >= 3  # ingest logged each manual event with its id and group
 
 
 def test_accepted_events_are_logged_with_actor_not_token(
@@ -118,4 +126,5 @@ def test_accepted_events_are_logged_with_actor_not_token(
     assert len(accepted) == 3
     for r in accepted:
         assert r["group_key"] == GROUP_A
-        assert r["actor"] == sec.tokens.platform.name
+        assert r["actor"] == sec.tokens.operator.name
+        assert r["type"] == "sanction.applied"

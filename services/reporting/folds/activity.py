@@ -1,17 +1,20 @@
-"""activity: per group and local day, ISO week and month, what the members did.
+"""activity: per group and local month, what the members did, with each day of the month
+as a sub-document (`days.<YYYY-MM-DD>`).
 
-Distinct active users are a set of user keys (read as its size); messages per active
-user and net growth are computed at read time from the stored counters.
+One document per group and month, so a batch costs one write per group and month it
+touches however many days it spans (the write target of the reporting issue). ISO weeks
+are read as the sum of their days (distinct users as the union of the days' sets), which
+is what a week document would hold. Distinct active users are sets of user keys (read as
+their size); messages per active user and net growth are computed at read time.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
 
-from services.reporting.folds.base import Batch, GroupContext, IndexSpec
+from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec
 from services.reporting.folds.common import message_kind
-from services.reporting.folds.periods import Period, periods_of
+from services.reporting.folds.periods import local, month_period
 from shared.events import (
     Decision,
     Event,
@@ -28,42 +31,43 @@ INDEXES: list[IndexSpec] = [
 ]
 
 
-def doc_id(group_key: str, period: Period) -> str:
-    return f"{group_key}|{period.granularity}|{period.label}"
+def doc_id(group_key: str, month: str) -> str:
+    return f"{group_key}|month|{month}"
 
 
-def _touch(batch: Batch, ctx: GroupContext, moment: datetime) -> list[Any]:
-    deltas = []
-    for period in periods_of(moment, ctx.tz):
-        delta = batch.doc(NAME, doc_id(ctx.group_key, period))
-        delta.set_on_insert.update(
-            group_key=ctx.group_key,
-            granularity=period.granularity,
-            period=period.label,
-            start=period.start,
-            end=period.end,
-        )
-        deltas.append(delta)
-    return deltas
+def _touch(batch: Batch, ctx: GroupContext, moment: datetime) -> tuple[DocDelta, str]:
+    """The month document and the `days.<day>` prefix a moment falls in."""
+    day: date = local(moment, ctx.tz).date()
+    period = month_period(day)
+    delta = batch.doc(NAME, doc_id(ctx.group_key, period.label))
+    delta.set_on_insert.update(
+        group_key=ctx.group_key,
+        granularity="month",
+        period=period.label,
+        start=period.start,
+        end=period.end,
+    )
+    return delta, f"days.{day.isoformat()}"
 
 
 def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings) -> None:
     if isinstance(event, MessagePostedEvent):
         hour = event.occurred_at.astimezone(ctx.tz).hour
         kind = message_kind(event.payload)
-        for delta in _touch(batch, ctx, event.occurred_at):
-            delta.inc["messages"] += 1
-            delta.inc[f"hourly.{hour}"] += 1
-            delta.inc[f"kinds.{kind}"] += 1
-            delta.add_to_set["users"].add(event.user_key)
-    elif isinstance(event, MemberJoinedEvent):
-        for delta in _touch(batch, ctx, event.occurred_at):
-            delta.inc["joins"] += 1
-    elif isinstance(event, MemberLeftEvent):
-        for delta in _touch(batch, ctx, event.occurred_at):
-            delta.inc["leaves"] += 1
+        delta, day = _touch(batch, ctx, event.occurred_at)
+        for prefix in ("", f"{day}."):
+            delta.inc[f"{prefix}messages"] += 1
+            delta.inc[f"{prefix}hourly.{hour}"] += 1
+            delta.inc[f"{prefix}kinds.{kind}"] += 1
+            delta.add_to_set[f"{prefix}users"].add(event.user_key)
+    elif isinstance(event, MemberJoinedEvent | MemberLeftEvent):
+        counter = "joins" if isinstance(event, MemberJoinedEvent) else "leaves"
+        delta, day = _touch(batch, ctx, event.occurred_at)
+        delta.inc[counter] += 1
+        delta.inc[f"{day}.{counter}"] += 1
 
 
 def fold_decision(batch: Batch, decision: Decision, ctx: GroupContext) -> None:
-    for delta in _touch(batch, ctx, decision.decided_at):
-        delta.inc[f"decisions.{decision.action}"] += 1
+    delta, day = _touch(batch, ctx, decision.decided_at)
+    delta.inc[f"decisions.{decision.action}"] += 1
+    delta.inc[f"{day}.decisions.{decision.action}"] += 1

@@ -48,9 +48,12 @@ class DocDelta:
     max: dict[str, Any] = field(default_factory=dict)
     min: dict[str, Any] = field(default_factory=dict)
     push: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
-    # field -> (sort field, keep at most, items): a bounded, sorted list in the document
-    # ($push with $each/$sort/$slice), e.g. the spot-check sample of a day.
-    push_sorted: dict[str, tuple[str, int, list[dict[str, Any]]]] = field(default_factory=dict)
+    # field -> (sort fields, keep at most (None: all), items): a sorted list in the document
+    # ($push with $each/$sort[/$slice]), e.g. the spot-check sample of a day. Sorted in
+    # the store, so the list is the same whatever order and batching delivered the items.
+    push_sorted: dict[str, tuple[tuple[str, ...], int | None, list[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
 
     def max_of(self, name: str, value: Any) -> None:
         """$max that keeps the larger value when several records of a batch touch `name`."""
@@ -69,10 +72,15 @@ class DocDelta:
 
         Trimmed here too, so a batch of thousands of candidates sends at most `limit`.
         """
-        _, _, items = self.push_sorted.setdefault(name, (sort_by, limit, []))
+        _, _, items = self.push_sorted.setdefault(name, ((sort_by,), limit, []))
         items.append(item)
         items.sort(key=lambda i: i[sort_by])
         del items[limit:]
+
+    def push_sorted_all(self, name: str, item: dict[str, Any], sort_by: tuple[str, ...]) -> None:
+        """Append to a list kept sorted by `sort_by` (unbounded: the document's period
+        bounds it), so its order never depends on the order records were folded in."""
+        self.push_sorted.setdefault(name, (sort_by, None, []))[2].append(item)
 
     def to_update(self) -> dict[str, Any]:
         update: dict[str, Any] = {}
@@ -93,7 +101,13 @@ class DocDelta:
         if self.push_sorted:
             pushes = update.setdefault("$push", {})
             for k, (sort_by, limit, items) in self.push_sorted.items():
-                pushes[k] = {"$each": list(items), "$sort": {sort_by: 1}, "$slice": limit}
+                spec: dict[str, Any] = {
+                    "$each": sorted(items, key=lambda i: tuple(i[f] for f in sort_by)),
+                    "$sort": {f: 1 for f in sort_by},
+                }
+                if limit is not None:
+                    spec["$slice"] = limit
+                pushes[k] = spec
         return update
 
 
@@ -106,7 +120,7 @@ class Batch:
     # inserts each only if its _id is absent.
     inserts: dict[DocKey, dict[str, Any]] = field(default_factory=dict)
     # Decision ids folded by this batch, per projection (the sink's dedup record).
-    seen: dict[str, list[str]] = field(default_factory=dict)
+    seen: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def doc(self, collection: str, doc_id: str) -> DocDelta:
         key = (collection, doc_id)

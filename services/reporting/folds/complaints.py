@@ -1,65 +1,82 @@
-"""complaints: one case document per complaint (用户投诉处理), from filing to resolution.
+"""complaints: per group and local month, the complaints (用户投诉处理) filed and resolved in
+it, one sub-document per complaint.
+
+A resolution names only its complaint, not when it was filed, and a fold cannot read the
+store, so a month document holds the filings of the month (`cases.<complaint id>`) and
+the resolutions made in the month (`resolutions.<complaint id>`, ids also listed in
+`resolved_ids` for the index); the read side joins them into cases
+(queries.merge_cases). One document per group and month bounds a batch to one write per
+group and month, and a document by the month's complaints (about 1 KB each).
 
 The first action on a case is the earliest of its resolution and any decision or manual
-sanction against the target after filing. Decisions travel on another topic and a fold
-cannot look up which cases a target has open, so that join happens at read time against
-the violations projection (queries.complaint_figures); the case keeps what the stream
-of its own group says.
+sanction against the target after filing. Decisions travel on another topic, so that
+join also happens at read time, against the violations projection.
 """
 
 from __future__ import annotations
 
-from services.reporting.folds.base import Batch, GroupContext, IndexSpec
+from datetime import datetime
+
+from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
 from services.reporting.folds.common import user_key_of
 from services.reporting.folds.operators import operator_of
-from services.reporting.folds.periods import day_label, month_label
+from services.reporting.folds.periods import local, month_period
 from shared.events import ComplaintFiledEvent, ComplaintResolvedEvent, Event
 from shared.settings import Settings
 
 NAME = "complaints"
 
 INDEXES: list[IndexSpec] = [
-    ([("group_key", 1), ("resolved", 1), ("filed_at", -1)], {"name": "group_status"}),
     ([("group_key", 1), ("month", 1)], {"name": "group_month"}),
-    ([("reporter", 1), ("group_key", 1)], {"name": "reporter_group"}),
-    ([("target", 1), ("group_key", 1)], {"name": "target_group"}),
+    ([("group_key", 1), ("resolved_ids", 1)], {"name": "group_resolved"}),
 ]
 
 
-def case_id(group_key: str, complaint_id: str) -> str:
-    return f"{group_key}|{complaint_id}"
+def doc_id(group_key: str, month: str) -> str:
+    return f"{group_key}|{month}"
+
+
+def _month(batch: Batch, ctx: GroupContext, at: datetime) -> tuple[DocDelta, str, str]:
+    day = local(at, ctx.tz).date()
+    period = month_period(day)
+    delta = batch.doc(NAME, doc_id(ctx.group_key, period.label))
+    delta.set_on_insert.update(
+        group_key=ctx.group_key, month=period.label, start=period.start, end=period.end
+    )
+    return delta, day.isoformat(), period.label
 
 
 def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings) -> None:
     if isinstance(event, ComplaintFiledEvent):
         p = event.payload
-        case = batch.doc(NAME, case_id(ctx.group_key, p.complaint_id))
-        case.set.update(
-            group_key=ctx.group_key,
-            complaint_id=p.complaint_id,
-            event_id=event.event_id,
-            filed_at=event.occurred_at,
-            day=day_label(event.occurred_at, ctx.tz),
-            month=month_label(event.occurred_at, ctx.tz),
-            category=p.category,
-            reason=p.reason,
-            reporter=event.user_key,
-            target=user_key_of(ctx.group_key, p.target_user_id),
-            target_message_id=p.target_message_id,
-        )
-        # $max on a boolean: a filing never reopens a case resolved before it was folded.
-        case.max_of("resolved", False)
+        month, day, label = _month(batch, ctx, event.occurred_at)
+        # The whole case at once: a repeated filing replaces it, as a $set of each field did.
+        month.set[f"cases.{field_key(p.complaint_id)}"] = {
+            "group_key": ctx.group_key,
+            "complaint_id": p.complaint_id,
+            "event_id": event.event_id,
+            "filed_at": event.occurred_at,
+            "day": day,
+            "month": label,
+            "category": p.category,
+            "reason": p.reason,
+            "reporter": event.user_key,
+            "target": user_key_of(ctx.group_key, p.target_user_id),
+            "target_message_id": p.target_message_id,
+        }
     elif isinstance(event, ComplaintResolvedEvent):
         r = event.payload
-        case = batch.doc(NAME, case_id(ctx.group_key, r.complaint_id))
+        month, _, _ = _month(batch, ctx, event.occurred_at)
         by, role = operator_of(event)
-        case.set.update(
-            group_key=ctx.group_key,
-            complaint_id=r.complaint_id,
-            outcome=r.outcome,
-            note=r.note,
-            resolved_by=by,
-            resolved_role=role,
+        prefix = f"resolutions.{field_key(r.complaint_id)}"
+        month.set.update(
+            {
+                f"{prefix}.complaint_id": r.complaint_id,
+                f"{prefix}.outcome": r.outcome,
+                f"{prefix}.note": r.note,
+                f"{prefix}.resolved_by": by,
+                f"{prefix}.resolved_role": role,
+            }
         )
-        case.min_of("resolved_at", event.occurred_at)
-        case.max_of("resolved", True)
+        month.min_of(f"{prefix}.resolved_at", event.occurred_at)
+        month.add_to_set["resolved_ids"].add(r.complaint_id)

@@ -1,9 +1,13 @@
-"""operators: per group, operator, role and local month, the manual work done (sanctions
-applied and revoked, complaints resolved), so admins can evaluate operations results."""
+"""operators: per group and local month, the manual work each operator did (sanctions
+applied and revoked, complaints resolved), so admins can evaluate operations results.
+
+One document per group and month with one sub-document per operator and role
+(`operators.<escaped "role|name">`), so a batch costs one write per group and month; a
+document is bounded by the group's operators."""
 
 from __future__ import annotations
 
-from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec
+from services.reporting.folds.base import Batch, GroupContext, IndexSpec, field_key
 from services.reporting.folds.periods import month_label
 from shared.events import (
     ComplaintResolvedEvent,
@@ -30,24 +34,33 @@ def operator_of(event: Event) -> tuple[str, str]:
     return event.user_id, "unknown"
 
 
-def _doc(batch: Batch, ctx: GroupContext, event: Event) -> DocDelta:
+def doc_id(group_key: str, month: str) -> str:
+    return f"{group_key}|{month}"
+
+
+def _counters(batch: Batch, ctx: GroupContext, event: Event) -> tuple[dict[str, float], str]:
+    """The $inc map of the month document and the operator's sub-document prefix."""
     name, role = operator_of(event)
     month = month_label(event.occurred_at, ctx.tz)
-    delta = batch.doc(NAME, f"{ctx.group_key}|{month}|{role}|{name}")
-    delta.set_on_insert.update(group_key=ctx.group_key, month=month, operator=name, role=role)
-    delta.min_of("first_at", event.occurred_at)
-    delta.max_of("last_at", event.occurred_at)
-    return delta
+    delta = batch.doc(NAME, doc_id(ctx.group_key, month))
+    delta.set_on_insert.update(group_key=ctx.group_key, month=month)
+    prefix = f"operators.{field_key(f'{role}|{name}')}"
+    delta.set[f"{prefix}.operator"] = name
+    delta.set[f"{prefix}.role"] = role
+    delta.min_of(f"{prefix}.first_at", event.occurred_at)
+    delta.max_of(f"{prefix}.last_at", event.occurred_at)
+    return delta.inc, prefix
 
 
 def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings) -> None:
     if isinstance(event, SanctionAppliedEvent):
-        delta = _doc(batch, ctx, event)
-        delta.inc["sanctions_applied"] += 1
-        delta.inc[f"by_action.{event.payload.action}"] += 1
+        inc, prefix = _counters(batch, ctx, event)
+        inc[f"{prefix}.sanctions_applied"] += 1
+        inc[f"{prefix}.by_action.{event.payload.action}"] += 1
     elif isinstance(event, SanctionRevokedEvent):
-        _doc(batch, ctx, event).inc["sanctions_revoked"] += 1
+        inc, prefix = _counters(batch, ctx, event)
+        inc[f"{prefix}.sanctions_revoked"] += 1
     elif isinstance(event, ComplaintResolvedEvent):
-        delta = _doc(batch, ctx, event)
-        delta.inc["resolutions"] += 1
-        delta.inc[event.payload.outcome] += 1
+        inc, prefix = _counters(batch, ctx, event)
+        inc[f"{prefix}.resolutions"] += 1
+        inc[f"{prefix}.{event.payload.outcome}"] += 1
