@@ -129,10 +129,19 @@ def lone_surrogate_at(value: Any, where: str = "") -> str | None:
     return None
 
 
-def event_from_dict(raw: Any) -> Event:
+# A lone surrogate can only come from a JSON escape (UTF-8 bytes cannot carry one), so
+# text without such an escape needs no scan: the hot path of every consumer.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def may_hold_surrogates(data: bytes) -> bool:
+    return _SURROGATE_ESCAPE.search(data) is not None
+
+
+def event_from_dict(raw: Any, *, scan_surrogates: bool = True) -> Event:
     if not isinstance(raw, dict):
         raise RecordRejected("an event must be a JSON object")
-    bad = lone_surrogate_at(raw)
+    bad = lone_surrogate_at(raw) if scan_surrogates else None
     if bad:
         raise RecordRejected(f"{bad.lstrip('.')}: text holds a lone UTF-16 surrogate")
     try:
@@ -152,7 +161,7 @@ def decode_event(data: bytes) -> Event:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise RecordRejected(f"invalid JSON: {err}") from err
-    return event_from_dict(raw)
+    return event_from_dict(raw, scan_surrogates=may_hold_surrogates(data))
 
 
 def encode_event(event: Event) -> bytes:

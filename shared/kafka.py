@@ -35,7 +35,7 @@ def make_consumer(settings: Settings, *, group_id: str | None, client_id: str) -
         max_partition_fetch_bytes=4 * 1024 * 1024,
         # Latency: a broker that holds a fetch until max wait (Tansu does) delays every
         # record by it under light load.
-        fetch_max_wait_ms=50,
+        fetch_max_wait_ms=500,
         fetch_max_bytes=16 * 1024 * 1024,
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
         session_timeout_ms=10_000,

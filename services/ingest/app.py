@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from services.ingest.dedup import DedupStore
 from services.ingest.limits import RateLimiter
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
-from shared.codec import RecordRejected, event_from_dict
+from shared.codec import RecordRejected, event_from_dict, may_hold_surrogates
 from shared.events import MANUAL_TYPES, Actor, Event, SanctionAppliedEvent, now_utc
 from shared.http_auth import require_principal
 from shared.kafka import make_broker
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def post_events(request: Request, principal: Principal = Depends(rate_limited)) -> Any:
         body = await read_body(request, settings.max_body_bytes)
         raw = parse_json(body)
+        scan = may_hold_surrogates(body)
         items = raw if isinstance(raw, list) else [raw]
         if not items:
             raise HTTPException(422, "empty array: send at least one event")
@@ -233,7 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 if isinstance(item, dict):
                     item = {**item, "received_at": received_at.isoformat(), "actor": actor}
-                events.append(event_from_dict(item))
+                events.append(event_from_dict(item, scan_surrogates=scan))
             except RecordRejected as err:
                 event_id = item.get("event_id") if isinstance(item, dict) else None
                 errors.append({"index": index, "event_id": event_id, "error": err.reason})

@@ -12,12 +12,13 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.folds.base import IndexSpec, unfield_key
+from services.reporting.folds.periods import week_period
 from services.reporting.folds.spotchecks import REVIEWS
 from services.reporting.store import collection_for
 
@@ -202,6 +203,177 @@ def spotcheck_outcomes(items: Iterable[Mapping[str, Any]]) -> Doc:
     }
 
 
+# ---------------------------------------------------------------- coarse documents
+# The folds keep one document per group and month (per ISO week for decision lists) with
+# days, cases, operators and offenders as sub-documents; these turn them back into the
+# per-day, per-case, per-operator records the figures above are computed from.
+
+
+def _add_counts(into: dict[str, Any], counts: Mapping[str, Any] | None) -> None:
+    for key, value in (counts or {}).items():
+        into[key] = into.get(key, 0) + value
+
+
+def activity_days(month_docs: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """The day records of activity month documents, oldest first, as period documents."""
+    days: list[Doc] = []
+    for doc in month_docs:
+        for day, figures in (doc.get("days") or {}).items():
+            days.append({**figures, "period": day, "start": day, "end": day})
+    return sorted(days, key=lambda d: d["start"])
+
+
+def activity_weeks(days: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """ISO week records summed from day records (distinct users: the union of the days')."""
+    weeks: dict[str, Doc] = {}
+    for day in days:
+        start = date.fromisoformat(day["start"])
+        week = week_period(start)
+        into = weeks.setdefault(
+            week.label,
+            {"period": week.label, "start": week.start, "end": week.end, "users": set()},
+        )
+        for name in ("messages", "joins", "leaves"):
+            if name in day:
+                into[name] = into.get(name, 0) + day[name]
+        for name in ("hourly", "kinds", "decisions"):
+            if name in day:
+                _add_counts(into.setdefault(name, {}), day[name])
+        into["users"].update(day.get("users") or [])
+    return [
+        {**w, "users": sorted(w["users"])} for w in sorted(weeks.values(), key=lambda w: w["start"])
+    ]
+
+
+def violation_days(
+    month_docs: Iterable[Mapping[str, Any]], day_from: str | None, day_to: str | None
+) -> list[Doc]:
+    """The daily counters of violations month documents within [from, to]."""
+    return [
+        {**figures, "day": day}
+        for doc in month_docs
+        for day, figures in (doc.get("days") or {}).items()
+        if (day_from is None or day >= day_from) and (day_to is None or day <= day_to)
+    ]
+
+
+def offenders(month_docs: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """Per user, the actions against them summed over the months given (`by_month` too)."""
+    out: dict[str, Doc] = {}
+    for doc in month_docs:
+        for key, figures in (doc.get("offenders") or {}).items():
+            user_key = unfield_key(key)
+            into = out.setdefault(user_key, {"user_key": user_key, "count": 0, "by_month": {}})
+            count = int(figures.get("count", 0))
+            into["count"] += count
+            into["by_month"][doc["month"]] = into["by_month"].get(doc["month"], 0) + count
+            _add_counts(into.setdefault("by_action", {}), figures.get("by_action"))
+            _add_counts(into.setdefault("by_rule", {}), figures.get("by_rule"))
+            for name, pick in (("first_at", min), ("last_at", max)):
+                if figures.get(name) is not None:
+                    current = into.get(name)
+                    into[name] = figures[name] if current is None else pick(current, figures[name])
+    return list(out.values())
+
+
+def repeat_offenders(month_docs: Iterable[Mapping[str, Any]], limit: int = 100) -> list[Doc]:
+    """Users with two or more actions against them over all months, most first."""
+    rows = [o for o in offenders(month_docs) if o["count"] >= REPEAT_OFFENDER_MIN]
+    rows.sort(key=lambda o: (-o["count"], o["user_key"]))
+    return [
+        {
+            "user_key": o["user_key"],
+            "count": o["count"],
+            "by_action": o.get("by_action", {}),
+            "first_at": o.get("first_at"),
+            "last_at": o.get("last_at"),
+        }
+        for o in rows[:limit]
+    ]
+
+
+def merge_cases(
+    filing_docs: Iterable[Mapping[str, Any]],
+    resolution_docs: Iterable[Mapping[str, Any]],
+    group_key: str,
+    only_filed: bool = False,
+) -> list[Doc]:
+    """Complaint cases from the filings and resolutions of complaints month documents,
+    newest filing first (cases resolved but never filed last), then by complaint id.
+
+    A case resolved in several months takes the earliest resolution time and the other
+    fields of the latest month's resolution (the last one folded, in stream order).
+    """
+    cases: dict[str, Doc] = {}
+    for doc in sorted(filing_docs, key=lambda d: d["month"]):
+        for case in (doc.get("cases") or {}).values():
+            cases[case["complaint_id"]] = dict(case)
+    resolutions: dict[str, Doc] = {}
+    for doc in sorted(resolution_docs, key=lambda d: d["month"]):
+        for resolution in (doc.get("resolutions") or {}).values():
+            cid = resolution["complaint_id"]
+            earlier = resolutions.get(cid)
+            merged = dict(resolution)
+            if earlier is not None and earlier.get("resolved_at") is not None:
+                merged["resolved_at"] = min(earlier["resolved_at"], resolution["resolved_at"])
+            resolutions[cid] = merged
+    if not only_filed:
+        for cid in resolutions:
+            cases.setdefault(cid, {"group_key": group_key, "complaint_id": cid})
+    out = []
+    for cid, case in cases.items():
+        resolution = resolutions.get(cid)
+        case["resolved"] = resolution is not None
+        if resolution is not None:
+            case.update({k: v for k, v in resolution.items() if k != "complaint_id"})
+        out.append(case)
+    out.sort(key=lambda c: c["complaint_id"])
+    with_time = [c for c in out if c.get("filed_at") is not None]
+    with_time.sort(key=lambda c: c["filed_at"], reverse=True)
+    return with_time + [c for c in out if c.get("filed_at") is None]
+
+
+def operator_items(month_docs: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """One record per group, month, operator and role; newest month first."""
+    items = [
+        {"group_key": doc["group_key"], "month": doc["month"], **figures}
+        for doc in month_docs
+        for figures in (doc.get("operators") or {}).values()
+    ]
+    items.sort(key=lambda i: (str(i["operator"]), str(i["role"])))
+    items.sort(key=lambda i: i["month"], reverse=True)
+    return items
+
+
+def spotcheck_days(
+    month_docs: Iterable[Mapping[str, Any]], day_from: str | None, day_to: str | None
+) -> list[Doc]:
+    """The sampled days of spotchecks month documents within [from, to], newest first."""
+    days = [
+        {
+            "group_key": doc["group_key"],
+            "day": day,
+            "month": doc["month"],
+            "messages": figures.get("messages", 0),
+            "sample": figures.get("sample") or [],
+        }
+        for doc in month_docs
+        for day, figures in (doc.get("days") or {}).items()
+        if (day_from is None or day >= day_from) and (day_to is None or day <= day_to)
+    ]
+    return sorted(days, key=lambda d: d["day"], reverse=True)
+
+
+def month_range(day_from: str | None, day_to: str | None) -> Doc:
+    """A filter on `month` ("YYYY-MM") for the months overlapping [from, to]."""
+    months: Doc = {}
+    if day_from:
+        months["$gte"] = day_from[:7]
+    if day_to:
+        months["$lte"] = day_to[:7]
+    return {"month": months} if months else {}
+
+
 # ---------------------------------------------------------------- loaders
 
 
@@ -246,19 +418,51 @@ async def activity(
     cursor: str | None,
 ) -> Doc:
     """Periods overlapping [from, to], oldest first; `next` is the cursor of the next page
-    (the start date of the last period returned)."""
+    (the start date of the last period returned). Days and weeks come from the days of
+    the month documents, read month by month until the page is full."""
     coll = await collection_for(db, "activity")
-    query: Doc = {"group_key": group_key, "granularity": granularity}
-    start: Doc = {}
-    if date_to:
-        start["$lte"] = date_to
-    if cursor:
-        start["$gt"] = cursor
-    if start:
-        query["start"] = start
-    if date_from:
-        query["end"] = {"$gte": date_from}
-    docs = [d async for d in coll.find(query).sort("start", 1).limit(limit + 1)]
+    query: Doc = {"group_key": group_key, "granularity": "month"}
+
+    def wanted(period: Mapping[str, Any]) -> bool:
+        return (
+            (not date_to or period["start"] <= date_to)
+            and (not cursor or period["start"] > cursor)
+            and (not date_from or period["end"] >= date_from)
+        )
+
+    docs: list[Doc] = []
+    if granularity == "month":
+        start: Doc = {}
+        if date_to:
+            start["$lte"] = date_to
+        if cursor:
+            start["$gt"] = cursor
+        if start:
+            query["start"] = start
+        if date_from:
+            query["end"] = {"$gte": date_from}
+        docs = [d async for d in coll.find(query, {"days": 0}).sort("start", 1).limit(limit + 1)]
+    else:
+        # A week starting on the cursor's day or later may begin in the month before.
+        lowest = max(filter(None, [date_from, cursor]), default=None)
+        if lowest:
+            query["end"] = {"$gte": (date.fromisoformat(lowest) - timedelta(days=6)).isoformat()}
+        if date_to:
+            # ... and a week starting by `to` may end in the month after.
+            reach = 0 if granularity == "day" else 6
+            query["start"] = {
+                "$lte": (date.fromisoformat(date_to) + timedelta(days=reach)).isoformat()
+            }
+        days: list[Doc] = []
+        async for month in coll.find(query).sort("start", 1):
+            days.extend(activity_days([month]))
+            periods = days if granularity == "day" else activity_weeks(days)
+            # Weeks ending inside the months read so far are complete.
+            complete = [p for p in periods if p["end"] <= month["end"] and wanted(p)]
+            if len(complete) > limit:
+                break
+        periods = days if granularity == "day" else activity_weeks(days)
+        docs = [p for p in periods if wanted(p)][: limit + 1]
     items = [activity_item(d) for d in docs[:limit]]
     more = len(docs) > limit
     return {
@@ -267,6 +471,10 @@ async def activity(
         "items": items,
         "next": items[-1]["start"] if more and items else None,
     }
+
+
+def _decision_item(entry: Mapping[str, Any]) -> Doc:
+    return {"decision_id": entry["decision_id"], **entry}
 
 
 async def violations(
@@ -280,49 +488,45 @@ async def violations(
     offset: int,
 ) -> Doc:
     coll = await collection_for(db, "violations")
-    days: Doc = {}
+    weeks: Doc = {"group_key": group_key, "kind": "decisions"}
     if date_from:
-        days["$gte"] = date_from
+        weeks["end"] = {"$gte": date_from}
     if date_to:
-        days["$lte"] = date_to
-    query: Doc = {"group_key": group_key, "kind": "decision"}
-    if days:
-        query["day"] = days
-    if rule:
-        query["rule_id"] = rule
-    if action:
-        query["action"] = action
-    cursor = coll.find(query).sort([("at", -1), ("_id", 1)]).skip(offset).limit(limit + 1)
-    docs = [d async for d in cursor]
-    items = [{"decision_id": d["_id"], **public(d)} for d in docs[:limit]]
-    daily_query: Doc = {"group_key": group_key, "kind": "daily"}
-    if days:
-        daily_query["day"] = days
-    daily = [d async for d in coll.find(daily_query)]
-    offenders = coll.find(
-        {"group_key": group_key, "kind": "offender", "count": {"$gte": REPEAT_OFFENDER_MIN}}
-    ).sort([("count", -1), ("user_key", 1)])
-    repeat = [
-        {
-            "user_key": d["user_key"],
-            "count": int(d["count"]),
-            "by_action": d.get("by_action", {}),
-            "first_at": d.get("first_at"),
-            "last_at": d.get("last_at"),
-        }
-        async for d in offenders.limit(100)
+        weeks["start"] = {"$lte": date_to}
+    decisions = [
+        entry
+        async for doc in coll.find(weeks)
+        for entry in doc.get("items") or []
+        if (not date_from or entry["day"] >= date_from)
+        and (not date_to or entry["day"] <= date_to)
+        and (not rule or entry["rule_id"] == rule)
+        and (not action or entry["action"] == action)
+    ]
+    decisions.sort(key=lambda d: d["decision_id"])
+    decisions.sort(key=lambda d: d["at"], reverse=True)
+    page = decisions[offset : offset + limit + 1]
+    items = [_decision_item(d) for d in page[:limit]]
+    month_query = {"group_key": group_key, "kind": "month", **month_range(date_from, date_to)}
+    daily = violation_days(
+        [d async for d in coll.find(month_query, {"days": 1, "month": 1})], date_from, date_to
+    )
+    all_months = [
+        d
+        async for d in coll.find(
+            {"group_key": group_key, "kind": "month"}, {"offenders": 1, "month": 1}
+        )
     ]
     return {
         "group_key": group_key,
         "items": items,
-        "next_offset": offset + limit if len(docs) > limit else None,
+        "next_offset": offset + limit if len(page) > limit else None,
         "counts": {
             "total": sum(int(d.get("total", 0)) for d in daily),
             "by_rule": sum_counters(daily, "by_rule", escaped=True),
             "by_action": sum_counters(daily, "by_action"),
             "manual_sanctions": sum_counters(daily, "sanctions"),
         },
-        "repeat_offenders": repeat,
+        "repeat_offenders": repeat_offenders(all_months),
     }
 
 
@@ -330,19 +534,25 @@ async def target_actions(
     db: AsyncDatabase, group_key: str, targets: Iterable[str], since: datetime | None
 ) -> dict[str, list[tuple[datetime, str]]]:
     """Decisions and manual sanctions against the given users, for the complaint join."""
-    wanted = sorted(set(targets))
+    wanted = set(targets)
     if not wanted:
         return {}
     coll = await collection_for(db, "violations")
-    query: Doc = {
-        "group_key": group_key,
-        "kind": {"$in": ["decision", "sanction"]},
-        "user_key": {"$in": wanted},
-    }
+    query: Doc = {"group_key": group_key}
     if since is not None:
-        query["at"] = {"$gte": since}
-    projection = {"user_key": 1, "at": 1, "kind": 1}
-    return first_actions([d async for d in coll.find(query, projection)])
+        # Local labels: a day either side of the UTC date covers every time zone.
+        query["end"] = {"$gte": (since.date() - timedelta(days=1)).isoformat()}
+    actions: list[Doc] = []
+    async for doc in coll.find(query, {"items": 1, "manual": 1, "kind": 1}):
+        entries = doc.get("items") or []
+        entries += list((doc.get("manual") or {}).values())
+        for entry in entries:
+            at = aware(entry.get("at"))
+            if entry.get("user_key") in wanted and (
+                since is None or (at is not None and at >= aware(since))  # type: ignore[operator]
+            ):
+                actions.append({"user_key": entry["user_key"], "at": at, "kind": entry["kind"]})
+    return first_actions(actions)
 
 
 async def complaint_cases(
@@ -354,10 +564,18 @@ async def complaint_cases(
 ) -> list[Doc]:
     """Every case of a group (or of one filing month) with its handling figures."""
     coll = await collection_for(db, "complaints")
-    query: Doc = {"group_key": group_key}
     if month:
-        query["month"] = month
-    cases = [c async for c in coll.find(query).sort([("filed_at", -1), ("_id", 1)])]
+        filings = [d async for d in coll.find({"group_key": group_key, "month": month})]
+        ids = sorted({c["complaint_id"] for d in filings for c in (d.get("cases") or {}).values()})
+        resolved = (
+            [d async for d in coll.find({"group_key": group_key, "resolved_ids": {"$in": ids}})]
+            if ids
+            else []
+        )
+        cases = merge_cases(filings, resolved, group_key, only_filed=True)
+    else:
+        docs = [d async for d in coll.find({"group_key": group_key})]
+        cases = merge_cases(docs, docs, group_key)
     filed = [t for c in cases if (t := aware(c.get("filed_at"))) is not None]
     actions = await target_actions(
         db, group_key, (c.get("target", "") for c in cases), min(filed) if filed else None
@@ -386,16 +604,28 @@ async def complaints(
     }
 
 
-async def operators(db: AsyncDatabase, group_key: str, month: str | None) -> Doc:
+async def operator_docs(db: AsyncDatabase, group_key: str, month: str | None) -> list[Doc]:
     coll = await collection_for(db, "operators")
     query: Doc = {"group_key": group_key}
     if month:
         query["month"] = month
-    docs = [
-        public(d)
-        async for d in coll.find(query).sort([("month", -1), ("operator", 1), ("role", 1)])
-    ]
-    return {"group_key": group_key, "month": month, "items": docs}
+    return operator_items([d async for d in coll.find(query)])
+
+
+async def operators(db: AsyncDatabase, group_key: str, month: str | None) -> Doc:
+    return {
+        "group_key": group_key,
+        "month": month,
+        "items": await operator_docs(db, group_key, month),
+    }
+
+
+async def spotcheck_day_docs(
+    db: AsyncDatabase, group_key: str, day_from: str | None, day_to: str | None
+) -> list[Doc]:
+    coll = await collection_for(db, "spotchecks")
+    query: Doc = {"group_key": group_key, **month_range(day_from, day_to)}
+    return spotcheck_days([d async for d in coll.find(query)], day_from, day_to)
 
 
 async def spotchecks(
@@ -406,16 +636,7 @@ async def spotchecks(
     status: str | None,
     limit: int = MAX_LIMIT,
 ) -> Doc:
-    coll = await collection_for(db, "spotchecks")
-    query: Doc = {"group_key": group_key}
-    days: Doc = {}
-    if day_from:
-        days["$gte"] = day_from
-    if day_to:
-        days["$lte"] = day_to
-    if days:
-        query["day"] = days
-    day_docs = [d async for d in coll.find(query).sort("day", -1).limit(limit)]
+    day_docs = (await spotcheck_day_docs(db, group_key, day_from, day_to))[:limit]
     ids = [s["event_id"] for d in day_docs for s in d.get("sample") or []]
     reviews = {
         r["event_id"]: r
@@ -431,10 +652,14 @@ async def spotchecks(
 
 
 async def sampled_day(db: AsyncDatabase, group_key: str, event_id: str) -> str | None:
-    """The local day whose sample holds this message, or None if it was never sampled."""
+    """The local day whose sample holds this message, or None if it was never sampled
+    (newest month first: a review is nearly always of a recent sample)."""
     coll = await collection_for(db, "spotchecks")
-    doc = await coll.find_one({"group_key": group_key, "sample.event_id": event_id}, {"day": 1})
-    return None if doc is None else str(doc["day"])
+    async for doc in coll.find({"group_key": group_key}, {"days": 1}).sort("month", -1):
+        for day, figures in (doc.get("days") or {}).items():
+            if any(s.get("event_id") == event_id for s in figures.get("sample") or []):
+                return str(day)
+    return None
 
 
 async def record_review(

@@ -434,41 +434,29 @@ async def monthly_report(
     months = {
         d["period"]: d
         async for d in activity.find(
-            {"group_key": group_key, "granularity": "month", "start": {"$lte": first}}
+            {"group_key": group_key, "granularity": "month", "start": {"$lte": first}},
+            {"days": 0},
         )
     }
     members = sum(int(d.get("joins", 0)) - int(d.get("leaves", 0)) for d in months.values())
-    days = [
-        d
-        async for d in activity.find(
-            {"group_key": group_key, "granularity": "day", "start": {"$gte": first, "$lte": last}}
-        ).sort("start", 1)
-    ]
+    days = queries.activity_days(
+        [
+            d
+            async for d in activity.find(
+                {"group_key": group_key, "granularity": "month", "start": first}
+            )
+        ]
+    )
     violations = await collection_for(db, "violations")
-    violation_days = [
-        d
-        async for d in violations.find(
-            {"group_key": group_key, "kind": "daily", "day": {"$gte": first, "$lte": last}}
-        )
+    violation_months = [
+        d async for d in violations.find({"group_key": group_key, "kind": "month", "month": month})
     ]
-    offenders = [
-        d
-        async for d in violations.find(
-            {
-                "group_key": group_key,
-                "kind": "offender",
-                f"by_month.{month}": {"$gte": queries.REPEAT_OFFENDER_MIN},
-            }
-        )
-    ]
+    violation_days = queries.violation_days(violation_months, first, last)
+    offenders = queries.offenders(violation_months)
     cases = await queries.complaint_cases(db, group_key, settings.complaint_sla_hours, as_of, month)
-    spot = await collection_for(db, "spotchecks")
-    spot_days = [
-        d async for d in spot.find({"group_key": group_key, "day": {"$gte": first, "$lte": last}})
-    ]
+    spot_days = await queries.spotcheck_day_docs(db, group_key, first, last)
     reviews = await queries.reviews_in_month(db, group_key, month)
-    operators = await collection_for(db, "operators")
-    ops = [d async for d in operators.find({"group_key": group_key, "month": month})]
+    ops = await queries.operator_docs(db, group_key, month)
     return build_report(
         ReportInputs(
             group_key=group_key,

@@ -1,14 +1,16 @@
-"""users: per group and ISO week, how each member posts (posting frequency and content
-preferences of the weekly data review, 每周数据监测), one sub-document per user.
+"""users: per group, ISO week and user, how a member posts (posting frequency and content
+preferences of the weekly data review, 每周数据监测) and the decisions against them.
 
-One document per group and week (`users.<escaped user key>`), not one per user and week,
-so a batch costs one write per group and week it touches. A week's document is bounded
-by the group's weekly active users (about 150 bytes each).
+One document per group and month (`month`: the month of the week's Thursday, so a week
+is never split, as ISO numbering does) with a sub-document per week and user
+(`weeks.<YYYY-Www>.<escaped user key>`): a batch costs one write per group and month it
+touches, not one per user and week. A document is bounded by the users active in the
+month's weeks (about 150 bytes per user and week).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
 from services.reporting.folds.common import message_kind, user_key_of
@@ -19,24 +21,23 @@ from shared.settings import Settings
 NAME = "users"
 
 INDEXES: list[IndexSpec] = [
-    ([("group_key", 1), ("week_start", 1)], {"name": "group_week"}),
+    ([("group_key", 1), ("month", 1)], {"name": "group_month"}),
 ]
 
 
-def doc_id(group_key: str, week: str) -> str:
-    return f"{group_key}|{week}"
+def doc_id(group_key: str, month: str) -> str:
+    return f"{group_key}|{month}"
 
 
 def _week_doc(
     batch: Batch, ctx: GroupContext, user_key: str, moment: datetime
 ) -> tuple[DocDelta, str, str]:
-    """The week document, the `users.<user>` prefix and the local day of a moment."""
+    """The month document, the `weeks.<week>.<user>` prefix and the local day of a moment."""
     day, week, _ = periods_of(moment, ctx.tz)
-    delta = batch.doc(NAME, doc_id(ctx.group_key, week.label))
-    delta.set_on_insert.update(
-        group_key=ctx.group_key, week=week.label, week_start=week.start, week_end=week.end
-    )
-    return delta, f"users.{field_key(user_key)}", day.label
+    month = (date.fromisoformat(week.start) + timedelta(days=3)).strftime("%Y-%m")
+    delta = batch.doc(NAME, doc_id(ctx.group_key, month))
+    delta.set_on_insert.update(group_key=ctx.group_key, month=month)
+    return delta, f"weeks.{week.label}.{field_key(user_key)}", day.label
 
 
 def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""activity and users folds: local days, ISO weeks, histograms, content kinds."""
+"""activity and users folds: local days, ISO weeks, histograms, content kinds, one
+document per group and month (days and users as sub-documents)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.reporting import queries
 from services.reporting.folds import activity, fold_decision, fold_event, users
-from services.reporting.folds.base import Batch, GroupContext
+from services.reporting.folds.base import Batch, GroupContext, field_key
 from shared.events import EVENT_TYPES, Decision, Event
 from shared.settings import Settings
 
@@ -60,28 +62,32 @@ def update(batch: Batch, doc_id: str, collection: str = "activity") -> dict[str,
 
 def test_late_utc_evening_counts_on_the_next_local_day_in_shanghai() -> None:
     batch = fold([event("message.posted", "2026-01-04T23:30:00Z")])
-    day = update(batch, f"{GROUP}|day|2026-01-05")
-    assert day["$inc"]["messages"] == 1
-    assert day["$inc"]["hourly.7"] == 1  # 07:30 local
-    assert ("activity", f"{GROUP}|day|2026-01-04") not in batch.docs
+    month = update(batch, f"{GROUP}|month|2026-01")
+    assert month["$inc"]["days.2026-01-05.messages"] == 1
+    assert month["$inc"]["days.2026-01-05.hourly.7"] == 1  # 07:30 local
+    assert not any(k.startswith("days.2026-01-04") for k in month["$inc"])
     # Sunday 4 Jan UTC is Monday 5 Jan in Shanghai: ISO week 2, not week 1.
-    week = update(batch, f"{GROUP}|week|2026-W02")
-    assert week["$setOnInsert"]["start"] == "2026-01-05"
-    assert week["$setOnInsert"]["end"] == "2026-01-11"
+    week = update(batch, f"{GROUP}|2026-01", "users")
+    assert "weeks.2026-W02.telegram:42.messages" in week["$inc"]
 
 
 def test_same_moment_stays_on_the_utc_day_for_a_utc_group() -> None:
     batch = fold([event("message.posted", "2026-01-04T23:30:00Z")], GroupContext(GROUP))
-    assert update(batch, f"{GROUP}|day|2026-01-04")["$inc"]["hourly.23"] == 1
-    assert ("activity", f"{GROUP}|week|2026-W01") in batch.docs
+    assert update(batch, f"{GROUP}|month|2026-01")["$inc"]["days.2026-01-04.hourly.23"] == 1
+    assert (
+        "weeks.2026-W01.telegram:42.messages" in update(batch, f"{GROUP}|2026-01", "users")["$inc"]
+    )
 
 
 def test_iso_week_of_early_january_belongs_to_the_previous_year() -> None:
     batch = fold([event("message.posted", "2027-01-01T12:00:00Z")], GroupContext(GROUP))
-    week = update(batch, f"{GROUP}|week|2026-W53")
-    assert week["$setOnInsert"]["start"] == "2026-12-28"
+    # Week 53 of 2026 (Mon 28 Dec - Sun 3 Jan) has its Thursday in December 2026.
+    week = update(batch, f"{GROUP}|2026-12", "users")
+    assert week["$inc"]["weeks.2026-W53.telegram:42.messages"] == 1
     month = update(batch, f"{GROUP}|month|2027-01")
     assert month["$setOnInsert"]["end"] == "2027-01-31"
+    [read] = queries.activity_weeks([{"start": "2027-01-01", "messages": 1, "users": ["a"]}])
+    assert (read["period"], read["start"], read["end"]) == ("2026-W53", "2026-12-28", "2027-01-03")
 
 
 def test_month_doc_counts_messages_users_hours_kinds_and_membership() -> None:
@@ -116,7 +122,10 @@ def test_month_doc_counts_messages_users_hours_kinds_and_membership() -> None:
 def test_decisions_count_by_action_on_the_local_day() -> None:
     batch = Batch()
     fold_decision(batch, decision("2026-01-04T20:00:00+00:00", "mute"), SHANGHAI, only={"activity"})
-    assert update(batch, f"{GROUP}|day|2026-01-05")["$inc"] == {"decisions.mute": 1}
+    assert update(batch, f"{GROUP}|month|2026-01")["$inc"] == {
+        "decisions.mute": 1,
+        "days.2026-01-05.decisions.mute": 1,
+    }
 
 
 def test_users_fold_tracks_weekly_days_kinds_and_violations() -> None:
@@ -128,13 +137,39 @@ def test_users_fold_tracks_weekly_days_kinds_and_violations() -> None:
         ]
     )
     fold_decision(batch, decision("2026-01-06T04:00:00+00:00", "warn", "7"), SHANGHAI)
-    doc = update(batch, f"{GROUP}|telegram:7|2026-W02", "users")
-    assert doc["$inc"]["messages"] == 3
-    assert doc["$inc"]["kinds.link"] == 1 and doc["$inc"]["kinds.text"] == 2
-    assert doc["$inc"]["violations"] == 1
-    assert doc["$addToSet"]["days"] == {"$each": ["2026-01-05", "2026-01-06"]}
-    assert doc["$setOnInsert"]["user_key"] == "telegram:7"
-    assert doc["$setOnInsert"]["week_start"] == "2026-01-05"
+    doc = update(batch, f"{GROUP}|2026-01", "users")
+    user = f"weeks.2026-W02.{field_key('telegram:7')}"
+    assert doc["$inc"][f"{user}.messages"] == 3
+    assert doc["$inc"][f"{user}.kinds.link"] == 1 and doc["$inc"][f"{user}.kinds.text"] == 2
+    assert doc["$inc"][f"{user}.violations"] == 1
+    assert doc["$addToSet"][f"{user}.days"] == {"$each": ["2026-01-05", "2026-01-06"]}
+    assert doc["$setOnInsert"] == {"group_key": GROUP, "month": "2026-01"}
+
+
+def test_a_week_of_messages_is_one_document_per_projection() -> None:
+    events = [event("message.posted", f"2026-01-0{d}T03:00:00Z", str(d), d) for d in range(5, 10)]
+    batch = fold(events)
+    assert sorted(batch.docs) == [
+        (activity.NAME, f"{GROUP}|month|2026-01"),
+        (users.NAME, f"{GROUP}|2026-01"),
+    ]
+
+
+def test_day_and_week_records_read_back_from_a_month_document() -> None:
+    month = {
+        "days": {
+            "2026-01-31": {"messages": 2, "users": ["a", "b"], "hourly": {"9": 2}},
+            "2026-01-30": {"messages": 1, "users": ["a"], "joins": 1, "kinds": {"text": 1}},
+        }
+    }
+    february = {"days": {"2026-02-01": {"messages": 4, "users": ["c"], "hourly": {"9": 4}}}}
+    days = queries.activity_days([february, month])
+    assert [d["period"] for d in days] == ["2026-01-30", "2026-01-31", "2026-02-01"]
+    [week] = queries.activity_weeks(days)
+    item = queries.activity_item(week)
+    assert (item["period"], item["start"], item["end"]) == ("2026-W05", "2026-01-26", "2026-02-01")
+    assert (item["messages"], item["active_users"], item["joins"]) == (7, 3, 1)
+    assert item["hourly"][9] == 6 and item["kinds"] == {"text": 1}
 
 
 def test_folding_the_same_records_twice_gives_identical_updates() -> None:
@@ -152,9 +187,7 @@ def test_folding_the_same_records_twice_gives_identical_updates() -> None:
 def test_activity_doc_ids_are_unique_per_granularity() -> None:
     batch = fold([event("message.posted", "2026-01-05T00:00:00Z")])
     ids = [doc_id for (coll, doc_id) in batch.docs if coll == activity.NAME]
-    assert sorted(ids) == sorted(
-        [f"{GROUP}|day|2026-01-05", f"{GROUP}|week|2026-W02", f"{GROUP}|month|2026-01"]
-    )
+    assert ids == [f"{GROUP}|month|2026-01"]
     assert users.NAME in {coll for coll, _ in batch.docs}
 
 
