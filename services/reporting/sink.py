@@ -237,8 +237,11 @@ class ProjectionSink:
                 if key[0] in wanted:
                     merged.inserts[key] = doc
             if plan.fresh is not None and folded:
+                # Only projections a decision changes need to remember it: folding a
+                # re-emitted decision into any other changes nothing anyway.
+                touched = {key[0] for key in batch.docs} | {key[0] for key in batch.inserts}
                 batch_id = f"{source}:{decoded[0][0]}-{decoded[-1][0]}"
-                for projection in plan.projections:
+                for projection in wanted & touched:
                     merged.seen[projection] = (batch_id, sorted(folded))
         return merged
 

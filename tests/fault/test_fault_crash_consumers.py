@@ -17,7 +17,7 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from conftest import Servers
+from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_run,

@@ -77,9 +77,10 @@ class DocDelta:
         items.sort(key=lambda i: i[sort_by])
         del items[limit:]
 
-    def push_sorted_all(self, name: str, item: dict[str, Any], sort_by: tuple[str, ...]) -> None:
-        """Append to a list kept sorted by `sort_by` (unbounded: the document's period
-        bounds it), so its order never depends on the order records were folded in."""
+    def push_sorted_all(self, name: str, item: Any, sort_by: tuple[str, ...] = ()) -> None:
+        """Append to a list kept sorted by `sort_by` (by value for scalars, `()`), unbounded
+        (the document's period bounds it), so its order never depends on the order or
+        batching of the records folded: unlike $addToSet, whose order does."""
         self.push_sorted.setdefault(name, (sort_by, None, []))[2].append(item)
 
     def to_update(self) -> dict[str, Any]:
@@ -101,10 +102,14 @@ class DocDelta:
         if self.push_sorted:
             pushes = update.setdefault("$push", {})
             for k, (sort_by, limit, items) in self.push_sorted.items():
-                spec: dict[str, Any] = {
-                    "$each": sorted(items, key=lambda i: tuple(i[f] for f in sort_by)),
-                    "$sort": {f: 1 for f in sort_by},
-                }
+                spec: dict[str, Any] = (
+                    {
+                        "$each": sorted(items, key=lambda i: tuple(i[f] for f in sort_by)),
+                        "$sort": {f: 1 for f in sort_by},
+                    }
+                    if sort_by
+                    else {"$each": sorted(items), "$sort": 1}  # scalars, by value
+                )
                 if limit is not None:
                     spec["$slice"] = limit
                 pushes[k] = spec

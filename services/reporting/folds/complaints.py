@@ -3,8 +3,8 @@ it, one sub-document per complaint.
 
 A resolution names only its complaint, not when it was filed, and a fold cannot read the
 store, so a month document holds the filings of the month (`cases.<complaint id>`) and
-the resolutions made in the month (`resolutions.<complaint id>`, ids also listed in
-`resolved_ids` for the index); the read side joins them into cases
+the resolutions made in the month (`resolutions.<complaint id>`, ids also listed, sorted,
+in `resolved_ids` for the index); the read side joins them into cases
 (queries.merge_cases). One document per group and month bounds a batch to one write per
 group and month, and a document by the month's complaints (about 1 KB each).
 
@@ -79,4 +79,5 @@ def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings
             }
         )
         month.min_of(f"{prefix}.resolved_at", event.occurred_at)
-        month.add_to_set["resolved_ids"].add(r.complaint_id)
+        # Sorted, not $addToSet: the stored list must not depend on batch boundaries.
+        month.push_sorted_all("resolved_ids", r.complaint_id)
