@@ -45,6 +45,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.runner.ready.difference_update(revoked)
         if revoked:
             await self.runner.worker.revoked(set(revoked))
 
@@ -75,15 +76,22 @@ class ConsumerRunner:
         self.log = get_logger(consumer=group_id)
         self.processed = 0
         self.positions: dict[TopicPartition, int] = {}
+        # Partitions the worker has positioned. aiokafka fetches a new assignment from the
+        # committed offsets (our lag hints) while the assignment callback is still loading
+        # the worker's state, so a poll can return records from there before the worker's
+        # seek: processing them would skip from the checkpoint to the hint.
+        self.ready: set[TopicPartition] = set()
         self._last_commit = 0.0
 
     async def seek_to_worker(self, tps: set[TopicPartition]) -> None:
         assert self.consumer is not None
+        self.ready.difference_update(tps)
         offsets = await self.worker.assigned(tps)
         for tp in tps:
             offset = offsets.get(tp, 0)
             self.consumer.seek(tp, offset)
             self.positions[tp] = offset
+        self.ready.update(tps)
         self.log.info(
             "partitions assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in tps)
         )
@@ -114,7 +122,10 @@ class ConsumerRunner:
         lag_task = asyncio.create_task(self._report_lag())
         try:
             while not self.stopping.is_set():
-                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                polled = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                records = {tp: batch for tp, batch in polled.items() if tp in self.ready}
+                if polled and not records:
+                    continue  # fetched before the worker positioned them: seek discards
                 if not records:
                     if not await self._guarded(self.worker.idle()):
                         await self._rewind()

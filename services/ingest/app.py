@@ -338,7 +338,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broker_ok = await _broker_ok(app)
         mongo_ok = await _mongo_ok(app)
         body = {"broker": broker_ok, "store": mongo_ok}
-        return JSONResponse(body, 200 if broker_ok and mongo_ok else 503)
+        # Ready while the broker is: without the store, events are still accepted and
+        # deduplicated from memory (DedupStore), so taking ingest out of rotation for a
+        # store outage would refuse traffic it can take.
+        return JSONResponse(body, 200 if broker_ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

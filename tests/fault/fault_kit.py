@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -333,6 +334,22 @@ async def clean_run(
     return await outcome(settings)
 
 
+async def clean_replay(source: Settings, settings: Settings, workdir: Path) -> Outcome:
+    """The reference for a run whose events arrived partly through ingest: the events
+    topic of that run, record for record (same bytes, same partition order), through fresh
+    consumers without faults. Rule sets first, folded before the rest (see `stream`)."""
+    records = sorted(
+        await read_topic(source, source.events_topic), key=lambda r: (r.partition, r.offset)
+    )
+    rules: list[KeyedRecord] = []
+    rest: list[KeyedRecord] = []
+    for r in records:
+        value = r.value or b""
+        is_rule = json.loads(value).get("type") == "ruleset.updated"
+        (rules if is_rule else rest).append((r.key or b"", value))
+    return await clean_run(settings, workdir, rules, rest)
+
+
 def total_documents(snapshot: dict[str, list[dict[str, Any]]]) -> int:
     return sum(len(docs) for docs in snapshot.values())
 
@@ -353,6 +370,19 @@ async def wait_drained(settings: Settings, timeout: float = 300.0) -> Positions:
             raise TimeoutError(f"not caught up after {timeout}s: {pos}")
         last = pos if pos is not None and pos.caught_up else None
         await asyncio.sleep(1.0)
+
+
+def wait_ready(url: str, timeout: float = 90.0) -> None:
+    """Until a service's /readyz answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
 def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:
@@ -409,6 +439,23 @@ class Consumers:
 
     def log(self, name: str) -> str:
         return (self.stack.workdir / f"{name}.log").read_text(errors="replace")
+
+    def warnings(self, name: str) -> tuple[int, int]:
+        """(warnings the service itself logged, warning/error lines its libraries logged):
+        the first shows the service's own retry rhythm, the second the drivers' noise."""
+        own = library = 0
+        for line in self.log(name).splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") not in ("warning", "error", "critical"):
+                continue
+            if record.get("logger"):
+                library += 1
+            elif record.get("level") == "warning":
+                own += 1
+        return own, library
 
     def stop(self) -> None:
         self.stack.stop()

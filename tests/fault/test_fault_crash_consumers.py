@@ -17,7 +17,6 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_run,
@@ -30,6 +29,7 @@ from fault_kit import (
     wait_drained,
     wait_progress,
 )
+from stack_support import Servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -38,11 +38,11 @@ EVENTS = 100_000
 # Each cycle writes one chunk of the stream, then kills both consumers at random points
 # while they work on it; a killed consumer needs ~20 s to rejoin its group (the broker
 # waits out the dead member's session), so the cycles, not the events, set the run time.
-CYCLES = 10
+CYCLES = 8
 VICTIMS = ("moderation-1", "reporting")
 # Now and then a victim is killed again before it has rejoined (while starting up,
 # loading its snapshot or claiming its checkpoints).
-EARLY_KILL_RATE = 0.25
+EARLY_KILL_RATE = 0.5
 
 
 async def test_sigkilled_consumers_lose_and_double_count_nothing(
