@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+LIBRARY_LOGGERS = ("aiokafka", "faststream", "pymongo", "uvicorn.access")
 _SECRET_FIELDS = ("token", "secret", "signature", "authorization", "password")
 
 
@@ -17,6 +19,32 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
         if any(s in key.lower() for s in _SECRET_FIELDS):
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one record of each (logger, message template) through per window, then one
+    summary with how many were dropped: a broker outage makes aiokafka retry (and log)
+    thousands of times in 30 s, which buries everything else in the log."""
+
+    def __init__(self, prefixes: tuple[str, ...], window_s: float = 10.0) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.window_s = window_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.window_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} (and {last[1]} like it in the last {self.window_s:.0f}s)"
+        self._last[key] = (now, 0)
+        return True
 
 
 def _stdlib_handler() -> logging.Handler:
@@ -44,9 +72,11 @@ def _stdlib_handler() -> logging.Handler:
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [_stdlib_handler()]
+    handler = _stdlib_handler()
+    handler.addFilter(RepeatFilter(LIBRARY_LOGGERS))
+    root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "faststream", "pymongo", "uvicorn.access"):
+    for noisy in LIBRARY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[

@@ -7,6 +7,7 @@ event and decision id).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -31,6 +32,7 @@ class DedupStore:
         self._cache_size = cache_size
         # Accepted while the store was unreachable: written once it is back.
         self._pending: list[tuple[list[str], object]] = []
+        self._flush_lock = asyncio.Lock()
         self._down_until = 0.0
         self._log = get_logger()
 
@@ -95,11 +97,15 @@ class DedupStore:
             self._store_failed(err)
 
     async def _flush(self) -> None:
-        """Write the accepted batches not yet on record, oldest first."""
-        while self._pending:
-            ids, received_at = self._pending[0]
-            await self._coll.insert_one({"_id": uuid.uuid4().hex, "ids": ids, "at": received_at})
-            self._pending.pop(0)
+        """Write the accepted batches not yet on record, oldest first. One flusher at a
+        time: concurrent requests would otherwise write the same batch twice."""
+        async with self._flush_lock:
+            while self._pending:
+                ids, received_at = self._pending[0]
+                await self._coll.insert_one(
+                    {"_id": uuid.uuid4().hex, "ids": ids, "at": received_at}
+                )
+                self._pending.pop(0)
 
     async def ensure_indexes(self) -> None:
         await self._coll.create_index("ids")

@@ -49,8 +49,11 @@ def community(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def api(stack: Any) -> httpx.Client:
-    return httpx.Client(base_url=stack.reporting_url, timeout=30,
-                        headers={"Authorization": f"Bearer {stack.tokens.admin}"})
+    return httpx.Client(
+        base_url=stack.reporting_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {stack.tokens.admin}"},
+    )
 
 
 def test_replay_with_recorded_rules_reproduces_every_live_decision(community: Any) -> None:
@@ -94,8 +97,10 @@ def monthly_totals(client: httpx.Client, group: str) -> list[dict[str, Any]]:
 def test_rebuild_switches_reads_and_the_live_consumer_follows(community: Any) -> None:
     group = community_groups(SEED)[0].group_key
     with api(community) as client:
-        before = {g["group_key"]: monthly_totals(client, g["group_key"])
-                  for g in client.get("/v1/groups").json()["items"]}
+        before = {
+            g["group_key"]: monthly_totals(client, g["group_key"])
+            for g in client.get("/v1/groups").json()["items"]
+        }
         result = asyncio.run(rebuild(community.settings, "activity"))
         assert result.new_generation == result.old_generation + 1
         assert result.records >= 4000
@@ -105,12 +110,21 @@ def test_rebuild_switches_reads_and_the_live_consumer_follows(community: Any) ->
         # The live consumer now writes to the new generation: a new message counts.
         platform, _, group_id = group.partition(":")
         event = {
-            "event_id": "after-rebuild-1", "type": "message.posted", "schema_version": 2,
-            "occurred_at": "2026-06-02T12:00:00Z", "platform": platform, "group_id": group_id,
-            "user_id": "late-user", "payload": {"message_id": "late-1", "text": "still counted"},
+            "event_id": "after-rebuild-1",
+            "type": "message.posted",
+            "schema_version": 2,
+            "occurred_at": "2026-06-02T12:00:00Z",
+            "platform": platform,
+            "group_id": group_id,
+            "user_id": "late-user",
+            "payload": {"message_id": "late-1", "text": "still counted"},
         }
-        posted = httpx.post(f"{community.ingest_url}/v1/events", json=event, timeout=30,
-                            headers={"Authorization": f"Bearer {community.tokens.platform}"})
+        posted = httpx.post(
+            f"{community.ingest_url}/v1/events",
+            json=event,
+            timeout=30,
+            headers={"Authorization": f"Bearer {community.tokens.platform}"},
+        )
         assert posted.status_code == 202, posted.text
         asyncio.run(wait_caught_up(community.settings, timeout=120))
         june = {i["period"]: i for i in monthly_totals(client, group)}["2026-06"]
@@ -128,10 +142,16 @@ def test_monthly_report_over_api_and_cli(community: Any) -> None:
             resp = client.get(f"/v1/reports/{group}/2026-06", params={"format": fmt})
             assert resp.status_code == 200 and marker in resp.text
         assert client.get(f"/v1/reports/{group}/2026-13").status_code == 422
-        assert client.get(f"/v1/reports/{group}/2026-06", params={"format": "pdf"}).status_code == 422
+        assert (
+            client.get(f"/v1/reports/{group}/2026-06", params={"format": "pdf"}).status_code == 422
+        )
     env = {**community.env()}
     out = subprocess.run(
         [sys.executable, "-m", "services.cli", "report", group, "2026-06", "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     )
     assert json.loads(out.stdout) == report

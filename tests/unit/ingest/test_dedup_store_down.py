@@ -70,3 +70,22 @@ async def test_ids_written_during_the_outage_are_known_to_a_new_process() -> Non
     first._down_until = 0.0
     await first.remember(["y"], "t2")
     assert await store(coll).seen(["x", "y", "z"]) == {"x", "y"}
+
+
+class SlowCollection(FlakyCollection):
+    """Each insert yields to the loop, as a real store round trip does."""
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        await super().insert_one(doc)
+
+
+async def test_concurrent_requests_write_each_batch_once() -> None:
+    import asyncio
+
+    coll = SlowCollection()
+    d = store(coll)
+    await asyncio.gather(*(d.remember([f"e{i}"], "t") for i in range(8)))
+    assert sorted(doc["ids"][0] for doc in coll.docs) == [f"e{i}" for i in range(8)]

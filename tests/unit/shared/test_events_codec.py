@@ -27,11 +27,20 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "message.posted": {"message_id": "m1", "text": "hi", "mentions": ["7"], "attachments": []},
     "member.joined": {"invited_by": "7"},
     "member.left": {"kicked_by": "7"},
-    "complaint.filed": {"complaint_id": "c1", "target_user_id": "9", "category": "spam", "reason": "ads"},
+    "complaint.filed": {
+        "complaint_id": "c1",
+        "target_user_id": "9",
+        "category": "spam",
+        "reason": "ads",
+    },
     "complaint.resolved": {"complaint_id": "c1", "outcome": "upheld", "note": "removed"},
     "sanction.applied": {
-        "sanction_id": "s1", "target_user_id": "9", "action": "mute", "duration_s": 600,
-        "reason": "flood", "by_role": "operator",
+        "sanction_id": "s1",
+        "target_user_id": "9",
+        "action": "mute",
+        "duration_s": 600,
+        "reason": "flood",
+        "by_role": "operator",
     },
     "sanction.revoked": {"sanction_id": "s1", "reason": "appeal upheld"},
     "ruleset.updated": {"version": 2, "rules": {"language": "en"}},
@@ -51,14 +60,21 @@ def test_every_type_round_trips_through_the_one_codec(etype: str) -> None:
 
 
 def test_v1_message_attachments_are_upcast_to_v2_objects() -> None:
-    raw = {**BASE, "type": "message.posted", "payload": {
-        "message_id": "m1", "text": "look", "attachments": ["https://x.test/cat.JPG?s=1", "https://x.test/a.pdf"],
-    }}
+    raw = {
+        **BASE,
+        "type": "message.posted",
+        "payload": {
+            "message_id": "m1",
+            "text": "look",
+            "attachments": ["https://x.test/cat.JPG?s=1", "https://x.test/a.pdf"],
+        },
+    }
     event = event_from_dict(raw)
     assert isinstance(event, MessagePostedEvent)
     assert event.schema_version == 2
     assert [(a.kind, a.url) for a in event.payload.attachments] == [
-        ("image", "https://x.test/cat.JPG?s=1"), ("file", "https://x.test/a.pdf"),
+        ("image", "https://x.test/cat.JPG?s=1"),
+        ("file", "https://x.test/a.pdf"),
     ]
 
 
@@ -71,9 +87,22 @@ def test_missing_field_is_named() -> None:
     ("raw", "reason"),
     [
         (b"{not json", "invalid JSON"),
-        (json.dumps({**BASE, "type": "member.exploded", "payload": {}}).encode(), "unknown event type"),
-        (json.dumps({**BASE, "schema_version": 9, "type": "member.joined", "payload": {}}).encode(), "newer than this release"),
-        (json.dumps({**BASE, "occurred_at": "2026-01-02T03:04:05", "type": "member.joined"}).encode(), "time zone"),
+        (
+            json.dumps({**BASE, "type": "member.exploded", "payload": {}}).encode(),
+            "unknown event type",
+        ),
+        (
+            json.dumps(
+                {**BASE, "schema_version": 9, "type": "member.joined", "payload": {}}
+            ).encode(),
+            "newer than this release",
+        ),
+        (
+            json.dumps(
+                {**BASE, "occurred_at": "2026-01-02T03:04:05", "type": "member.joined"}
+            ).encode(),
+            "time zone",
+        ),
         (json.dumps([1, 2]).encode(), "JSON object"),
     ],
 )
@@ -85,7 +114,9 @@ def test_bad_records_are_rejected_with_a_reason(raw: bytes, reason: str) -> None
 def test_keys_that_mongodb_would_interpret_are_refused() -> None:
     for bad in ({"$where": "1"}, {"a.b": 1}, {"ok": [{"$gt": 1}]}):
         with pytest.raises(RecordRejected, match="may not start with"):
-            event_from_dict({**BASE, "type": "ruleset.updated", "payload": {"version": 1, "rules": bad}})
+            event_from_dict(
+                {**BASE, "type": "ruleset.updated", "payload": {"version": 1, "rules": bad}}
+            )
 
 
 def test_unknown_fields_are_refused_not_silently_dropped() -> None:
