@@ -218,6 +218,10 @@ class Decision(_Strict):
     decided_at: datetime
     case_id: str | None = None
     matched: str | None = None
+    # The group's clock and language in the rules that decided: reporting dates the decision
+    # in this zone, whatever order it meets the group's rule changes on the other topic.
+    timezone: str | None = None
+    language: str | None = None
 
     _v_dec = field_validator("decided_at")(_utc)
 

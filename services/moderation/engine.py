@@ -421,6 +421,8 @@ class Engine:
             decided_at=decided_at,
             case_id=case_id,
             matched=matched,
+            timezone=rules.rules.timezone,
+            language=rules.language,
         )
 
     # ------------------------------------------------------------------ bounds

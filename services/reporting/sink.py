@@ -221,7 +221,12 @@ class ProjectionSink:
                     if record.decision_id not in plan.fresh or record.decision_id in folded:
                         continue
                     folded.add(record.decision_id)
-                    fold_decision(batch, record, self.directory.get(record.group_key))
+                    ctx = self.directory.get(record.group_key)
+                    if record.timezone:  # the clock of the rules that decided
+                        ctx = GroupDirectory.context(
+                            record.group_key, record.timezone, record.language or ctx.language, ctx
+                        )
+                    fold_decision(batch, record, ctx)
                 else:
                     if record.type == "ruleset.updated":
                         rules = record.payload.rules

@@ -162,13 +162,20 @@ class GroupDirectory:
             ctx = self._groups[group_key] = GroupContext(group_key)
         return ctx
 
-    def learn(self, group_key: str, tz: str | None, language: str | None) -> GroupContext:
-        current = self.get(group_key)
+    @staticmethod
+    def context(
+        group_key: str, tz: str | None, language: str | None, fallback: GroupContext
+    ) -> GroupContext:
+        """A context with this zone and language, the fallback's where one is missing or
+        unknown (ZoneInfo caches zones, so this is cheap per record)."""
         try:
-            zone = ZoneInfo(tz) if tz else current.tz
+            zone = ZoneInfo(tz) if tz else fallback.tz
         except (KeyError, ValueError):
-            zone = current.tz
-        ctx = GroupContext(group_key, zone, language or current.language)
+            zone = fallback.tz
+        return GroupContext(group_key, zone, language or fallback.language)
+
+    def learn(self, group_key: str, tz: str | None, language: str | None) -> GroupContext:
+        ctx = self.context(group_key, tz, language, self.get(group_key))
         self._groups[group_key] = ctx
         return ctx
 
