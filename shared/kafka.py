@@ -33,9 +33,9 @@ def make_consumer(settings: Settings, *, group_id: str | None, client_id: str) -
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
-        # Latency: a broker that holds a fetch until max wait (Tansu does) delays every
-        # record by it under light load.
-        fetch_max_wait_ms=500,
+        # Latency: Tansu holds a fetch for the whole max wait even when records are there
+        # (measured: p50 131 ms at 500 ms, 8 ms at 10 ms); Kafka answers at min_bytes.
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         fetch_max_bytes=16 * 1024 * 1024,
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
         session_timeout_ms=10_000,

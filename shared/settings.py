@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = True
     kafka_linger_ms: int = 5
     kafka_request_timeout_ms: int = 5000
+    kafka_fetch_max_wait_ms: int = 10
     # per-bot / per-workspace secrets: "botid=secret,botid2=secret2"
     onebot_secrets: str = ""
     telegram_secret_tokens: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,9 +24,12 @@ class SnapshotStore:
         doc = await self._coll.find_one({"_id": snapshot_id(topic, partition)})
         if doc is None:
             return 0, None
-        return int(doc["offset"]), doc["state"]
+        state = doc["state"]
+        return int(doc["offset"]), json.loads(state) if isinstance(state, str) else state
 
-    async def save(self, topic: str, partition: int, offset: int, state: dict[str, Any]) -> None:
+    async def save(
+        self, topic: str, partition: int, offset: int, state: dict[str, Any] | str
+    ) -> None:
         """Never move a snapshot backwards: a slower former owner must not undo a newer one.
 
         The filter only matches an older snapshot; when a newer one exists the upsert's
