@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     kafka_linger_ms: int = 5
     kafka_request_timeout_ms: int = 5000
     kafka_fetch_max_wait_ms: int = 10
+    # Consumer groups are "<prefix>moderation" and "<prefix>reporting" (KEDA reads them).
+    consumer_group_prefix: str = "modstream-"
     # per-bot / per-workspace secrets: "botid=secret,botid2=secret2"
     onebot_secrets: str = ""
     telegram_secret_tokens: str = ""
@@ -51,6 +53,14 @@ class Settings(BaseSettings):
     fold_max_batch: int = 5_000
     ingest_url: str = "http://127.0.0.1:8080"
     api_token: SecretStr | None = None
+
+    @property
+    def moderation_group(self) -> str:
+        return f"{self.consumer_group_prefix}moderation"
+
+    @property
+    def reporting_group(self) -> str:
+        return f"{self.consumer_group_prefix}reporting"
 
     @property
     def events_topic(self) -> str:

@@ -25,6 +25,7 @@ class Servers:
             "kafka_bootstrap": self.kafka_bootstrap,
             "mongo_url": self.mongo_url,
             "topic_prefix": f"t{tag}.",
+            "consumer_group_prefix": f"t{tag}-",
             "mongo_db": f"t_{tag}",
             "partitions": 4,
             "kafka_idempotence": not self.embedded,
@@ -36,6 +37,7 @@ class Servers:
     def env(self, settings: Settings) -> dict[str, str]:
         return {
             "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+            "MODSTREAM_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
             "MODSTREAM_MONGO_DB": settings.mongo_db,
             "MODSTREAM_PARTITIONS": str(settings.partitions),
             "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),

@@ -22,8 +22,6 @@ from shared.mongo import database, make_mongo
 from shared.settings import Settings, get_settings
 from shared.topics import ensure_topics
 
-GROUP_ID = "modstream-moderation"
-
 
 def build_engine(settings: Settings) -> Engine:
     default = default_ruleset()
@@ -51,7 +49,11 @@ async def main(settings: Settings | None = None) -> None:
         settings, build_engine(settings), broker, SnapshotStore(database(mongo, settings))
     )
     runner = ConsumerRunner(
-        settings, service=SERVICE, group_id=GROUP_ID, topics=[settings.events_topic], worker=worker
+        settings,
+        service=SERVICE,
+        group_id=settings.moderation_group,
+        topics=[settings.events_topic],
+        worker=worker,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -84,6 +84,9 @@ class BenchRun:
             "kafka_bootstrap": self.kafka_bootstrap,
             "mongo_url": self.mongo_url,
             "topic_prefix": f"bench{tag}.",
+            # Its own consumer groups: a group that lived through an earlier stage makes
+            # Tansu hold a join until the old members time out.
+            "consumer_group_prefix": f"bench{tag}-",
             "mongo_db": f"bench_{tag}",
             "kafka_idempotence": not self.embedded,
         }
@@ -93,6 +96,7 @@ class BenchRun:
     def env(self, s: Settings) -> dict[str, str]:
         return {
             "MODSTREAM_TOPIC_PREFIX": s.topic_prefix,
+            "MODSTREAM_CONSUMER_GROUP_PREFIX": s.consumer_group_prefix,
             "MODSTREAM_MONGO_DB": s.mongo_db,
             "MODSTREAM_KAFKA_IDEMPOTENCE": str(s.kafka_idempotence).lower(),
             "MODSTREAM_LOG_LEVEL": "INFO",

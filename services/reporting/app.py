@@ -24,8 +24,6 @@ from shared.settings import Settings, get_settings
 from shared.tokens import TokenStore
 from shared.topics import ensure_topics
 
-GROUP_ID = "modstream-reporting"
-
 
 def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
@@ -55,7 +53,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             runner = ConsumerRunner(
                 settings,
                 service=SERVICE,
-                group_id=GROUP_ID,
+                group_id=settings.reporting_group,
                 topics=[settings.events_topic, settings.decisions_topic],
                 worker=worker,
                 max_records=settings.fold_max_batch,

@@ -388,6 +388,7 @@ def wait_ready(url: str, timeout: float = 90.0) -> None:
 def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:
     return {
         "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "MODSTREAM_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
         "MODSTREAM_MONGO_DB": settings.mongo_db,
         "MODSTREAM_PARTITIONS": str(settings.partitions),
         "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
