@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Servers
+from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_run,

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Servers
+from stack_support import Servers
 from fault_kit import (
     Consumers,
     KeyedRecord,

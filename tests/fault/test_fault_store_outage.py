@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Servers
+from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_replay,
