@@ -177,7 +177,16 @@ class ModerationWorker:
         async def chain() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await self._write(taken)
+            try:
+                await self._write(taken)
+            except Exception:
+                # Not written (the store is away): these partitions are dirty again and
+                # due at once, so the next idle poll retries them.
+                for tp, _, _ in taken:
+                    if tp in self.states:
+                        self.since_snapshot[tp] = max(self.since_snapshot.get(tp, 0), 1)
+                        self.snapshot_at[tp] = 0.0
+                raise
 
         self.writing = asyncio.create_task(chain())
         self.writing.add_done_callback(self._written)
