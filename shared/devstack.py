@@ -22,6 +22,20 @@ from shared.embedded import EmbeddedStack, free_port, spawn, stop, wait_for_port
 SERVICES = ("ingest", "moderation", "reporting")
 
 
+def wait_url_ready(url: str, timeout: float = 90.0) -> None:
+    """Until a service's /readyz answers 200 (the one readiness poll every caller uses)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 @dataclass
 class DevTokens:
     admin: str = field(default_factory=lambda: "adm-" + secrets.token_urlsafe(18))
@@ -154,15 +168,7 @@ class DevStack:
         wait_for_port(self.reporting_port, timeout, proc=self.procs["reporting"])
         deadline = time.monotonic() + timeout
         for url in (self.ingest_url, self.reporting_url):
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{url} not ready after {timeout}s")
-                time.sleep(0.2)
+            wait_url_ready(url, max(deadline - time.monotonic(), 0.0))
 
     def stop_service(self, name: str) -> None:
         proc = self.procs.pop(name, None)

@@ -35,7 +35,12 @@ BATCH = 500
 
 def demo_rule_sets(seed: int) -> dict[str, dict[str, Any]]:
     """Each simulated group's rules: the default, its language and clock, the banned words."""
-    from services.moderation.rules import default_ruleset, effective_rules, load_ruleset_file
+    from services.moderation.rules import (
+        deep_merge,
+        default_ruleset,
+        effective_rules,
+        load_ruleset_file,
+    )
 
     demo_file = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "demo.yaml"
     groups_override: dict[str, dict[str, Any]] = {}
@@ -57,19 +62,9 @@ def demo_rule_sets(seed: int) -> dict[str, dict[str, Any]]:
                 }
             },
         }
-        override = _merge(override, groups_override.get(group_key, {}))
+        override = deep_merge(override, groups_override.get(group_key, {}))
         out[group_key] = effective_rules(default, override).model_dump(mode="json")
     return out
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def token_for(event: dict[str, Any], stack: DevStack) -> str:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -27,7 +26,7 @@ from services.ops.demo import demo_rule_sets
 from services.ops.rules_apply import ruleset_event
 from services.simulator import simulate
 from shared.codec import encode_event, event_from_dict
-from shared.devstack import DevStack
+from shared.devstack import DevStack, wait_url_ready
 from shared.embedded import free_port, kill
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
@@ -372,17 +371,7 @@ async def wait_drained(settings: Settings, timeout: float = 300.0) -> Positions:
         await asyncio.sleep(1.0)
 
 
-def wait_ready(url: str, timeout: float = 90.0) -> None:
-    """Until a service's /readyz answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+wait_ready = wait_url_ready  # the one readiness poll (shared/devstack.py)
 
 
 def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:

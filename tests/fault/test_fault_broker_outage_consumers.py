@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_run,
@@ -26,6 +25,7 @@ from fault_kit import (
     wait_drained,
     wait_progress,
 )
+from stack_support import Servers
 
 from shared.embedded import EmbeddedStack, free_port
 from shared.settings import Settings

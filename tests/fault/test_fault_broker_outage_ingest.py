@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from stack_support import Servers
 
-from shared.devstack import DevStack
+from shared.devstack import DevStack, wait_url_ready
 from shared.embedded import EmbeddedStack, free_port
 from shared.tcp_proxy import TcpProxy
 
@@ -54,24 +54,12 @@ def proxied(servers: Servers, tmp_path: Path) -> Iterator[tuple[DevStack, TcpPro
         stack.ingest_port = free_port()
         stack.tokens.write(stack.tokens_file)
         stack.start_service("ingest")
-        _wait_ready(stack.ingest_url)
+        wait_url_ready(stack.ingest_url, 60)
         yield stack, proxy, settings.events_topic
     finally:
         stack.stop()
         proxy.stop()
         broker.stop()
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
 
 
 async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from stack_support import Servers
 from fault_kit import (
     Consumers,
     KeyedRecord,
@@ -21,6 +20,7 @@ from fault_kit import (
     stream,
     wait_drained,
 )
+from stack_support import Servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

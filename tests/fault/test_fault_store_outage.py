@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from stack_support import Servers
 from fault_kit import (
     Consumers,
     clean_replay,
@@ -28,6 +27,7 @@ from fault_kit import (
     wait_drained,
     wait_ready,
 )
+from stack_support import Servers
 
 from shared.embedded import EmbeddedStack, free_port, stop
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from services.ops.catchup import end_offsets
-from shared.devstack import DevStack
+from shared.devstack import DevStack, wait_url_ready
 from shared.embedded import free_port
 from shared.settings import Settings
 
@@ -157,16 +155,7 @@ def start_stack(
     return SecStack(stack, settings, tokens)
 
 
-def wait_ready(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+wait_ready = wait_url_ready  # the one readiness poll (shared/devstack.py)
 
 
 def event(
