@@ -8,13 +8,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.settings import Settings, get_settings
+from shared.settings import get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -93,8 +93,7 @@ def dev(
     """Embedded broker + store + all services; Ctrl-C or SIGTERM stops everything."""
     from shared.devstack import DevStack
 
-    settings = _external(get_settings())
-    stack = DevStack(workdir, moderation_instances=moderation_instances, **settings)
+    stack = DevStack.from_settings(workdir, get_settings(), moderation_instances)
     # Stop children on TERM even while starting up.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -107,16 +106,6 @@ def dev(
     finally:
         console.print("stopping...")
         stack.stop()
-
-
-def _external(settings: Settings) -> dict[str, Any]:
-    """Servers named in the environment are used instead of the embedded ones."""
-    import os
-
-    return {
-        "kafka_bootstrap": os.environ.get("MODSTREAM_KAFKA_BOOTSTRAP") or None,
-        "mongo_url": os.environ.get("MODSTREAM_MONGO_URL") or None,
-    }
 
 
 @app.command()
@@ -136,7 +125,7 @@ def demo(
         workdir,
         events=events,
         seed=seed,
-        external=_external(get_settings()),
+        settings=get_settings(),
         keep_running=events is None,
         wait=_wait_for_signal,
     )

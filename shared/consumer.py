@@ -4,6 +4,13 @@ A worker says where each assigned partition resumes (its checkpoint or snapshot)
 batches grouped by partition, and is told when partitions go. Any failure while
 processing (store or broker outage) rewinds every owned partition to the worker's own
 checkpoints after a backoff, so nothing is skipped and the process never crash-loops.
+
+A failure caused by a record itself (not by the store or the broker) must not stall its
+partition forever: a worker names such a record by raising `RecordError`; a failure no
+one attributes that repeats `POISON_TRIES` times puts the loop in a careful mode that
+processes one record at a time, which attributes it. A record that fails `POISON_TRIES`
+times is handed to the worker's `poison` (dead-letter it, move past it) and the partition
+goes on. Transient failures (`is_transient`) are never blamed on a record.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from pymongo.errors import PyMongoError
 
 from shared.kafka import make_consumer
 from shared.logging import get_logger
@@ -23,7 +32,29 @@ from shared.metrics import CONSUMER_LAG, CONSUMER_OFFSET, EVENTS_PROCESSED
 from shared.settings import Settings
 
 COMMIT_HINT_EVERY_S = 2.0
+# How often a record may fail before it is dead-lettered and passed.
+POISON_TRIES = 3
 Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class Retryable(RuntimeError):
+    """A failure of the moment (ownership moved, a generation switched, a write conflict):
+    the batch is retried from the checkpoints and never blamed on a record."""
+
+
+class RecordError(Exception):
+    """Processing this one record failed because of the record (a pure core raised on it)."""
+
+    def __init__(self, tp: TopicPartition, offset: int, reason: str) -> None:
+        super().__init__(f"{tp.topic}:{tp.partition}@{offset}: {reason}")
+        self.tp = tp
+        self.offset = offset
+        self.reason = reason
+
+
+def is_transient(err: BaseException) -> bool:
+    """Store, broker and network failures, and the workers' own retry signals."""
+    return isinstance(err, Retryable | PyMongoError | KafkaError | OSError | TimeoutError)
 
 
 class PartitionWorker(Protocol):
@@ -38,6 +69,12 @@ class PartitionWorker(Protocol):
 
     async def idle(self) -> None:
         """Called when a poll returned nothing (time to flush or snapshot)."""
+
+    async def poison(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], reason: str
+    ) -> None:
+        """Give up on a record that fails whenever it is processed: dead-letter it with the
+        reason and move the partition past it (durably where the worker checkpoints)."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -82,6 +119,12 @@ class ConsumerRunner:
         # seek: processing them would skip from the checkpoint to the hint.
         self.ready: set[TopicPartition] = set()
         self._last_commit = 0.0
+        # (partition, offset) -> failures of that record; unattributed failures in a row
+        self._record_failures: dict[tuple[TopicPartition, int], int] = {}
+        self._unattributed = 0
+        self.careful = False
+        self._careful_steps = 0
+        self.poisoned = 0
 
     async def seek_to_worker(self, tps: set[TopicPartition]) -> None:
         assert self.consumer is not None
@@ -130,19 +173,31 @@ class ConsumerRunner:
                     if not await self._guarded(self.worker.idle()):
                         await self._rewind()
                     continue
-                ok = await self._guarded(self.worker.process(records))
-                if ok:
+                if self.careful:
+                    records = self._one_record(records)
+                failure = await self._attempt(self.worker.process(records))
+                if failure is None:
                     backoff = 0.5
                     n = sum(len(v) for v in records.values())
                     self.processed += n
                     EVENTS_PROCESSED.labels(self.service).inc(n)
                     for tp, batch in records.items():
                         self.positions[tp] = batch[-1].offset + 1
+                    if self.careful:
+                        self._resume_fetching(polled)
+                        self._careful_steps += 1
+                        if self._careful_steps >= self.max_records:
+                            self.careful = False  # whatever failed did not come back
+                    else:
+                        self._unattributed = 0
                     await self._commit_hint()
-                else:
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    await self._rewind()
+                    continue
+                if not is_transient(failure) and await self._blame(failure, records, polled):
+                    backoff = 0.5
+                    continue
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                await self._rewind()
         finally:
             lag_task.cancel()
             with contextlib.suppress(Exception):
@@ -165,6 +220,76 @@ class ConsumerRunner:
                 await self.consumer.commit(offsets)
             except Exception as err:  # a rebalance in progress; the next one will do
                 self.log.debug("offset hint not committed", error=str(err))
+
+    def _one_record(self, records: Records) -> Records:
+        """Careful mode: only the first record of the first partition, so a failure is
+        that record's."""
+        tp = min(records, key=lambda t: (t.topic, t.partition))
+        return {tp: records[tp][:1]}
+
+    def _resume_fetching(self, polled: Records) -> None:
+        """After a careful step, fetch every polled partition again from where it stands."""
+        assert self.consumer is not None
+        for tp in polled:
+            if tp in self.ready and tp in self.positions:
+                self.consumer.seek(tp, self.positions[tp])
+
+    async def _blame(self, failure: BaseException, records: Records, polled: Records) -> bool:
+        """Count a non-transient failure against its record; poison a record that failed
+        POISON_TRIES times. True when the loop may go on without a backoff."""
+        if isinstance(failure, RecordError):
+            tp, offset = failure.tp, failure.offset
+            reason = failure.reason
+        elif self.careful:
+            ((tp, batch),) = records.items()
+            offset, reason = batch[0].offset, f"{type(failure).__name__}: {failure}"
+        else:
+            self._unattributed += 1
+            if self._unattributed >= POISON_TRIES:
+                self.log.warning("repeated failure; processing one record at a time")
+                self.careful = True
+                self._careful_steps = 0
+            return False
+        key = (tp, offset)
+        tries = self._record_failures[key] = self._record_failures.get(key, 0) + 1
+        if tries < POISON_TRIES:
+            return False
+        batch = records.get(tp, [])
+        record = next((r for r in batch if r.offset == offset), None)
+        if record is None:
+            return False
+        if record is not batch[0]:
+            # Records before it in the batch are not processed yet: take them one at a time
+            # until this one is first, so passing it skips nothing else.
+            self.careful = True
+            self._careful_steps = 0
+            return False
+        self.log.warning(
+            "record failed every try; dead-lettering it",
+            partition=tp.partition,
+            offset=offset,
+            tries=tries,
+            reason=reason[:300],
+        )
+        if await self._attempt(self.worker.poison(tp, record, reason[:1000])) is not None:
+            return False
+        self.poisoned += 1
+        del self._record_failures[key]
+        self._unattributed = 0
+        self.careful = False
+        await self._rewind()
+        return True
+
+    async def _attempt(self, work: object) -> BaseException | None:
+        """Run the worker's work; the failure, or None."""
+        try:
+            await work  # type: ignore[misc]
+            return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self.log.warning("batch failed; rewinding to checkpoints", error=repr(err))
+            return err
 
     async def _guarded(self, work: object) -> bool:
         try:

@@ -18,8 +18,10 @@ import httpx
 import yaml
 
 from shared.embedded import EmbeddedStack, free_port, spawn, stop, wait_for_port
+from shared.settings import Settings
 
 SERVICES = ("ingest", "moderation", "reporting")
+ROLES = ("admin", "operator", "auditor", "platform")
 
 
 def wait_url_ready(url: str, timeout: float = 90.0) -> None:
@@ -42,6 +44,21 @@ class DevTokens:
     operator: str = field(default_factory=lambda: "op-" + secrets.token_urlsafe(18))
     auditor: str = field(default_factory=lambda: "aud-" + secrets.token_urlsafe(18))
     platform: str = field(default_factory=lambda: "plt-" + secrets.token_urlsafe(18))
+
+    @classmethod
+    def from_file(cls, path: Path) -> DevTokens:
+        """The plaintext tokens of a user's tokens file, one per role, preferring tokens for
+        every group ('*'); a role the file has none for is empty (the demo needs admin,
+        operator and platform; `modstream dev` needs none)."""
+        data = yaml.safe_load(path.read_text()) or {}
+        found: dict[str, tuple[bool, str]] = {}
+        for spec in data.get("tokens") or []:
+            if not isinstance(spec, dict) or not spec.get("token"):
+                continue
+            role, everywhere = str(spec.get("role")), "*" in (spec.get("groups") or [])
+            if role not in found or (everywhere and not found[role][0]):
+                found[role] = (everywhere, str(spec["token"]))
+        return cls(**{role: found.get(role, (False, ""))[1] for role in ROLES})
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +109,31 @@ class DevStack:
     tokens: DevTokens = field(default_factory=DevTokens)
     embedded: EmbeddedStack | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The user's tokens file (MODSTREAM_TOKENS_FILE): used as it is, no dev tokens written.
+    user_tokens_file: Path | None = None
+    # What the stack picked for settings the user left unset, to say so.
+    chosen: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls, workdir: Path, settings: Settings, moderation_instances: int = 1
+    ) -> DevStack:
+        """A stack that honours every setting that is set (servers, ports, tokens file;
+        prefixes, partitions and the rest reach the services through the environment) and
+        picks free ports or writes dev tokens only for what is unset."""
+        given = settings.model_fields_set
+        stack = cls(
+            workdir,
+            kafka_bootstrap=settings.kafka_bootstrap if "kafka_bootstrap" in given else None,
+            mongo_url=settings.mongo_url if "mongo_url" in given else None,
+            ingest_port=settings.ingest_port if "ingest_port" in given else 0,
+            reporting_port=settings.reporting_port if "reporting_port" in given else 0,
+            moderation_instances=moderation_instances,
+        )
+        if "tokens_file" in given and settings.tokens_file:
+            stack.user_tokens_file = Path(settings.tokens_file)
+            stack.tokens = DevTokens.from_file(stack.user_tokens_file)
+        return stack
 
     @property
     def ingest_url(self) -> str:
@@ -103,7 +145,7 @@ class DevStack:
 
     @property
     def tokens_file(self) -> Path:
-        return self.workdir / "tokens.yaml"
+        return self.user_tokens_file or self.workdir / "tokens.yaml"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -134,9 +176,17 @@ class DevStack:
             if not self.mongo_url:
                 self.embedded.start_mongo()
                 self.mongo_url = self.embedded.mongo_url
-        self.ingest_port = self.ingest_port or free_port()
-        self.reporting_port = self.reporting_port or free_port()
-        self.tokens.write(self.tokens_file)
+        for name in ("ingest_port", "reporting_port"):
+            if not getattr(self, name):
+                setattr(self, name, free_port())
+                self.chosen[name] = (
+                    f"{getattr(self, name)} (free port; set MODSTREAM_{name.upper()})"
+                )
+        if self.user_tokens_file is None:
+            self.tokens.write(self.tokens_file)
+            self.chosen["tokens_file"] = (
+                f"{self.tokens_file} (dev tokens; set MODSTREAM_TOKENS_FILE)"
+            )
         self._bootstrap_topics()
         self.start_service("ingest")
         for i in range(self.moderation_instances):
@@ -187,10 +237,18 @@ class DevStack:
             "reporting API + dashboard": self.reporting_url,
             "Kafka bootstrap": self.kafka_bootstrap or "",
             "MongoDB": self.mongo_url or "",
-            "tokens file": str(self.tokens_file),
-            "admin token": self.tokens.admin,
-            "operator token": self.tokens.operator,
-            "auditor token": self.tokens.auditor,
-            "platform token": self.tokens.platform,
+            "tokens file": str(self.tokens_file)
+            + (" (yours)" if self.user_tokens_file else " (dev tokens, written now)"),
+            **(
+                {}
+                if self.user_tokens_file
+                else {
+                    "admin token": self.tokens.admin,
+                    "operator token": self.tokens.operator,
+                    "auditor token": self.tokens.auditor,
+                    "platform token": self.tokens.platform,
+                }
+            ),
+            **{f"chosen: {k}": v for k, v in self.chosen.items()},
             "logs": str(self.workdir),
         }

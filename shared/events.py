@@ -6,10 +6,10 @@ here and never re-declare a field.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Platform = Literal["onebot", "telegram", "discord", "slack", "api"]
 Role = Literal["platform", "operator", "admin", "auditor"]
@@ -23,10 +23,57 @@ _FORBIDDEN_KEY_START = "$"
 _FORBIDDEN_KEY_CHAR = "."
 
 
+# Times a record may carry. Outside this window date arithmetic in a group's zone can
+# overflow (year 1 or 9999 shifted by an offset) and stall whoever folds the record; no chat
+# platform has events from before 2000, and none from the next century.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# How far occurred_at may run ahead of the moment ingest received the event (clock skew of
+# a platform or client; anything further is a forged or broken time).
+MAX_AHEAD = timedelta(days=1)
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"timestamp must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        ) from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"timestamp must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return value
+
+
+# The platforms whose webhooks ingest maps. Their event ids are derived from platform ids
+# (`telegram:{chat}:msg:{id}`), so they are predictable: such an id is valid only on an
+# event of that platform and group, or one group could claim another group's next id.
+WEBHOOK_PLATFORMS: tuple[str, ...] = ("onebot", "telegram", "discord", "slack")
+# Where the group id sits in a platform-derived id (onebot ids lead with the bot's id).
+_ID_GROUP_PART = {"onebot": 3, "telegram": 1, "discord": 1, "slack": 1}
+
+
+def foreign_platform_id(event_id: str, platform: str, group_id: str) -> str | None:
+    """Why `event_id` cannot belong to an event of this platform and group, or None.
+
+    Ids outside the platforms' namespaces (no `onebot:` ... prefix) belong to whoever sends
+    them; deduplication is per group, so they can never collide with another group's."""
+    prefix, sep, _ = event_id.partition(":")
+    if not sep or prefix not in _ID_GROUP_PART:
+        return None
+    if prefix != platform:
+        return f"event_id {event_id[:80]!r} is a {prefix} id; this event's platform is {platform}"
+    parts = event_id.split(":")
+    index = _ID_GROUP_PART[prefix]
+    # A group id may itself hold ':' (none of the four platforms' do, but be exact).
+    width = group_id.count(":") + 1
+    if ":".join(parts[index : index + width]) != group_id or len(parts) <= index + width:
+        return f"event_id {event_id[:80]!r} is derived from another {prefix} group than {group_id}"
+    return None
 
 
 class _Strict(BaseModel):
@@ -127,6 +174,18 @@ class _Envelope(_Strict):
     actor: Actor | None = None
 
     _v_occ = field_validator("occurred_at", "received_at")(lambda v: None if v is None else _utc(v))
+
+    @model_validator(mode="after")
+    def _owned_and_timely(self) -> _Envelope:
+        if self.received_at is not None and self.occurred_at > self.received_at + MAX_AHEAD:
+            raise ValueError(
+                f"occurred_at {self.occurred_at.isoformat()} is more than "
+                f"{MAX_AHEAD.days} day after received_at {self.received_at.isoformat()}"
+            )
+        why = foreign_platform_id(self.event_id, self.platform, self.group_id)
+        if why:
+            raise ValueError(why)
+        return self
 
     @property
     def group_key(self) -> str:

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import Settings
 
 
-def make_mongo(settings: Settings) -> AsyncMongoClient:
+def make_mongo(settings: Settings, timeout_s: float | None = None) -> AsyncMongoClient:
+    """A client whose every wait is bounded.
+
+    PyMongo's defaults wait on a store that accepts connections but never answers (a
+    frozen or overloaded server) for as long as it stays that way: no socket timeout, and
+    20 s to connect. So: 5 s to find a server, `mongo_connect_timeout_ms` to connect and
+    handshake (the monitor's heartbeat uses it too, so a frozen server is marked unknown
+    within it and operations stop being sent to it), and `mongo_socket_timeout_ms` for any
+    one reply: long enough for the consumers' biggest transaction, short enough that a
+    consumer never hangs on a dead socket. API requests bound their store calls much
+    tighter on top of this, per request (`shared.http_server.within_store_deadline`).
+
+    `timeout_s` sets PyMongo's client-side operation timeout (`timeoutMS`: selection,
+    checkout and reply of each operation together) for a client that serves requests only
+    (ingest's): every operation then fails within it, so a caller that falls back on a
+    store error (ingest's dedup) answers in time. A `pymongo.timeout()` block overrides it.
+    """
+    options: dict[str, Any] = {}
+    if timeout_s is not None:
+        options["timeoutMS"] = int(timeout_s * 1000)
     return AsyncMongoClient(
         settings.mongo_url,
         serverSelectionTimeoutMS=5_000,
+        connectTimeoutMS=settings.mongo_connect_timeout_ms,
+        socketTimeoutMS=settings.mongo_socket_timeout_ms,
         tz_aware=True,
         uuidRepresentation="standard",
+        **options,
     )
 
 

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     fold_max_batch: int = 5_000
     ingest_url: str = "http://127.0.0.1:8080"
     api_token: SecretStr | None = None
+    # Bounded waits on the HTTP edges (shared/http_server.py): a client that trickles its
+    # request, or a store that stops answering, must not hold a request or a connection.
+    http_header_timeout_s: float = 10.0  # request headers complete within (else 408, closed)
+    http_body_timeout_s: float = 10.0  # request body complete within (else 408, closed)
+    http_max_connections: int = 1000  # open connections per server (above: 503 + Retry-After)
+    store_timeout_s: float = 3.0  # an API request's wait for the store (else 503 + Retry-After)
+    mongo_connect_timeout_ms: int = 3_000  # TCP connect + handshake; also the heartbeat's
+    mongo_socket_timeout_ms: int = 30_000  # any one reply (the consumers' backstop)
 
     @property
     def moderation_group(self) -> str:

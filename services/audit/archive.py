@@ -23,13 +23,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.audit.chain import GENESIS, head_id, link, record_id
+from shared.consumer import Retryable
 from shared.events import Decision
 
 ARCHIVE = "archive"
 HEADS = "archive_heads"
 
 
-class ArchiveConflict(RuntimeError):
+class ArchiveConflict(Retryable):
     """A chain head moved under this writer: abort the transaction and reload heads."""
 
 
@@ -90,7 +91,7 @@ def index_fields(stream: str, group_key: str, body: dict[str, Any]) -> dict[str,
 def archive_document(record: dict[str, Any]) -> dict[str, Any]:
     """The stored form of a chain record: the record plus its _id and query fields."""
     return {
-        "_id": record_id(record["stream"], record["id"]),
+        "_id": record_id(record["stream"], record["group_key"], record["id"]),
         **record,
         **index_fields(record["stream"], record["group_key"], record["body"]),
     }
@@ -178,7 +179,7 @@ class ArchiveWriter:
 
         `body` is the canonical JSON dict (`event_to_dict`, or `decision_body`).
         """
-        rid = record_id(stream, id)
+        rid = record_id(stream, group_key, id)
         if rid in self._staged_ids:
             return None
         item = _Staged(stream, group_key, id, partition, offset, body)
@@ -204,11 +205,11 @@ class ArchiveWriter:
     def _relink_without(self, existing: set[str]) -> None:
         """Drop records archived before (a redelivery, a re-emitted decision) and link
         the rest again, so a duplicate never takes a seq and leaves a gap."""
-        staged = [s for s in self._staged if record_id(s.stream, s.id) not in existing]
+        staged = [s for s in self._staged if record_id(s.stream, s.group_key, s.id) not in existing]
         self._pending = []
         self._pending_heads = {}
         self._staged = staged
-        self._staged_ids = {record_id(s.stream, s.id) for s in staged}
+        self._staged_ids = {record_id(s.stream, s.group_key, s.id) for s in staged}
         for item in staged:
             self._link(item)
 

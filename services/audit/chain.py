@@ -36,9 +36,11 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json({k: record.get(k) for k in _HASHED_FIELDS})).hexdigest()
 
 
-def record_id(stream: str, item_id: str) -> str:
-    """The archive's _id: one record per event or decision id, whatever is redelivered."""
-    return f"{stream}:{item_id}"
+def record_id(stream: str, group_key: str, item_id: str) -> str:
+    """The archive's _id: one record per group and event or decision id, whatever is
+    redelivered. Ids are unique within a group only (another group may use the same id,
+    and must not keep this group's record out of the archive)."""
+    return f"{stream}:{group_key}:{item_id}"
 
 
 def head_id(stream: str, group_key: str) -> str:

@@ -161,20 +161,20 @@ async def _flagged_messages(
     allowed_groups: AbstractSet[str] | None,
 ) -> list[dict[str, Any]]:
     """The user's own messages that caused a decision, each with those decisions."""
-    by_event: dict[str, list[dict[str, Any]]] = {}
+    by_event: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for d in decisions:
         for eid in d["cause_event_ids"]:
-            by_event.setdefault(eid, []).append(d)
+            by_event.setdefault((d["group_key"], eid), []).append(d)
     if not by_event:
         return []
-    ids = [record_id("events", eid) for eid in by_event]
+    ids = [record_id("events", group, eid) for group, eid in by_event]
     query = {"_id": {"$in": ids}, "type": "message.posted", **_scope(allowed_groups)}
     out = []
     async for doc in db[ARCHIVE].find(query).sort([("at", ASCENDING)]):
         body = doc["body"]
         if _user_key(doc["group_key"], body.get("user_id")) != user_key:
             continue
-        caused = by_event.get(body["event_id"], [])
+        caused = by_event.get((doc["group_key"], body["event_id"]), [])
         out.append(
             {
                 "event_id": body["event_id"],

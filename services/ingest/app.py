@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pymongo
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 from starlette.requests import ClientDisconnect
 
+from services.ingest.accept import Ingest
 from services.ingest.dedup import DedupStore
 from services.ingest.limits import RateLimiter
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from shared.codec import RecordRejected, event_from_dict, may_hold_surrogates
 from shared.events import MANUAL_TYPES, Actor, Event, SanctionAppliedEvent, now_utc
 from shared.http_auth import require_principal
+from shared.http_server import (
+    JSONRejected,
+    install_store_errors,
+    install_validation_errors,
+    is_store_unavailable,
+    serve,
+    within_store_deadline,
+)
+from shared.http_server import parse_json as parse_limited_json
 from shared.kafka import make_broker
 from shared.logging import configure_logging, get_logger
 from shared.metrics import INGEST_EVENTS, render_metrics
@@ -37,19 +48,33 @@ class BadRequest(HTTPException):
         super().__init__(400, detail)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Reject oversized bodies before buffering them whole."""
+# Answers sent while the client may still be sending its body close the connection:
+# otherwise uvicorn keeps reading (and discarding) the rest for as long as it trickles in.
+CLOSE = {"Connection": "close"}
+
+
+async def read_body(request: Request, limit: int, timeout_s: float = 10.0) -> bytes:
+    """The whole body, or a 4xx: over `limit` bytes (413, before buffering it whole), or
+    not complete within `timeout_s` (408: a client sending a byte every few seconds
+    would otherwise hold the request, and its connection, for as long as it likes)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit")
+        raise HTTPException(
+            413, f"body of {declared} bytes is over the {limit}-byte limit", headers=CLOSE
+        )
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"body is over the {limit}-byte limit")
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"body is over the {limit}-byte limit", headers=CLOSE)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(
+            408, f"request body not complete within {timeout_s:g} s", headers=CLOSE
+        ) from None
     except ClientDisconnect:
         # The client went away mid-body: nothing to accept and no one to answer; not a
         # server error (it used to log a traceback as one).
@@ -58,14 +83,28 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
+    """JSON within the limits of shared.http_server.parse_json (depth, number size, no
+    NaN/Infinity), or a 400 that says which limit."""
     try:
-        return json.loads(body)
-    except json.JSONDecodeError as err:
-        raise BadRequest(
-            f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from err
-    except UnicodeDecodeError as err:
-        raise BadRequest(f"body is not UTF-8: {err}") from err
+        return parse_limited_json(body)
+    except JSONRejected as err:
+        raise BadRequest(err.reason) from None
+
+
+def require_json(request: Request) -> None:
+    """A body declared as something other than JSON is refused (415) rather than parsed
+    as JSON anyway; no Content-Type at all is taken to be JSON (curl -d, old relays)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise HTTPException(
+        415, f"Content-Type must be application/json (got {declared[:100]!r})", headers=CLOSE
+    )
 
 
 def authorise_event(principal: Principal, event: Event) -> str | None:
@@ -120,39 +159,18 @@ async def record_rulesets(db: Any, events: list[Event]) -> None:
             )
 
 
-class Ingest:
-    """The accept path shared by canonical events and webhooks."""
-
-    def __init__(self, settings: Settings, publisher: EventPublisher, dedup: DedupStore) -> None:
-        self.settings = settings
-        self.publisher = publisher
-        self.dedup = dedup
-        self.broker_ready = False
-
-    async def accept(self, events: list[Event], platform: str) -> list[dict[str, str]]:
-        ids = [e.event_id for e in events]
-        seen = await self.dedup.seen(ids)
-        fresh: list[Event] = []
-        fresh_ids: set[str] = set()
-        results = []
-        for e in events:
-            if e.event_id in seen or e.event_id in fresh_ids:
-                results.append({"event_id": e.event_id, "status": "duplicate"})
-            else:
-                fresh.append(e)
-                fresh_ids.add(e.event_id)
-                results.append({"event_id": e.event_id, "status": "accepted"})
-        if fresh:
-            try:
-                await self.publisher.publish(fresh)
-            except BrokerUnavailable:
-                self.broker_ready = False
-                raise
-            self.broker_ready = True
-            await self.dedup.remember([e.event_id for e in fresh], now_utc())
-        for r in results:
-            INGEST_EVENTS.labels(platform, r["status"], "").inc()
-        return results
+def version_unrecorded(err: PyMongoError) -> JSONResponse:
+    """The events are on the topic but the new rule-set version is not on record, so a
+    later, lower version would not be refused. 503: the client retries the same request,
+    which is answered `duplicate` and records the version then."""
+    return JSONResponse(
+        {
+            "detail": "events accepted, but the rule-set version could not be recorded "
+            f"({type(err).__name__}); retry the same request"
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def unavailable(detail: str) -> JSONResponse:
@@ -170,16 +188,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker = make_broker(settings, client_id="modstream-ingest")
-        mongo = make_mongo(settings)
+        # Every operation of this client is bounded (timeoutMS): the dedup falls back to
+        # memory on a store error, so a frozen store costs a request store_timeout_s.
+        mongo = make_mongo(settings, timeout_s=settings.store_timeout_s)
         try:
             await ensure_topics(settings)
         except Exception as err:  # the broker may come later; readiness says so
             log.warning("topic bootstrap failed", error=str(err))
         await broker.start()
         db = database(mongo, settings)
-        dedup = DedupStore(db)
+        dedup = DedupStore(db, deadline_s=settings.store_timeout_s)
         try:
-            await dedup.ensure_indexes()
+            with pymongo.timeout(60):  # not a request: an index build may take a while
+                await dedup.ensure_indexes()
         except Exception as err:  # the store may come later; readiness says so
             log.warning("dedup index not created yet", error=str(err))
         ingest = Ingest(
@@ -216,7 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/events", status_code=202)
     async def post_events(request: Request, principal: Principal = Depends(rate_limited)) -> Any:
-        body = await read_body(request, settings.max_body_bytes)
+        require_json(request)
+        body = await read_body(request, settings.max_body_bytes, settings.http_body_timeout_s)
         raw = parse_json(body)
         scan = may_hold_surrogates(body)
         items = raw if isinstance(raw, list) else [raw]
@@ -246,12 +268,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             why = authorise_event(principal, event)
             if why:
                 raise HTTPException(403, f"event {event.event_id}: {why}")
-        await check_rulesets(app.state.db, events)
+        store_s = settings.store_timeout_s
+        await within_store_deadline(check_rulesets(app.state.db, events), store_s)
         try:
+            # Not cancelled half-way (it publishes); its store calls are bounded by the
+            # client's timeoutMS and fall back to memory (dedup.py).
             results = await app.state.ingest.accept(events, "api")
         except BrokerUnavailable as err:
             return unavailable(str(err))
-        await record_rulesets(app.state.db, events)
+        try:
+            await within_store_deadline(record_rulesets(app.state.db, events), store_s)
+        except PyMongoError as err:
+            if not is_store_unavailable(err):
+                raise
+            return version_unrecorded(err)
         for r, e in zip(results, events, strict=True):
             # Manual overrides are always on record (报备备案); platform traffic at debug,
             # so a busy ingest does not spend its time writing a line per message.
@@ -281,7 +311,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(
                 404, f"unknown platform {platform!r}: onebot, telegram, discord or slack"
             )
-        body = await read_body(request, settings.max_body_bytes)
+        require_json(request)
+        body = await read_body(request, settings.max_body_bytes, settings.http_body_timeout_s)
         relay: Principal | None = None
         if platform == "discord":
             relay = rate_limited(require_principal(request))
@@ -326,7 +357,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def ruleset_version(group_key: str, principal: Principal = Depends(rate_limited)) -> Any:
         if not principal.can_see(group_key):
             raise HTTPException(403, f"token '{principal.name}' is not scoped to group {group_key}")
-        doc = await app.state.db[RULESETS].find_one({"_id": str(group_key)})
+        doc = await within_store_deadline(
+            app.state.db[RULESETS].find_one({"_id": str(group_key)}), settings.store_timeout_s
+        )
         return {"group_key": group_key, "version": int(doc["version"]) if doc else 0}
 
     @app.get("/healthz")
@@ -352,6 +385,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _validation(_: Request, err: ValidationError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, 422)
 
+    install_store_errors(app, settings.store_timeout_s)
+    install_validation_errors(app)
     return app
 
 
@@ -373,15 +408,7 @@ async def _mongo_ok(app: FastAPI) -> bool:
 
 
 def run(settings: Settings | None = None) -> None:
-    import uvicorn
-
+    """Serve on the guarded protocol: header and body deadlines, a connection cap."""
     settings = settings or get_settings()
     configure_logging(SERVICE, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.ingest_port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,  # uvicorn's records go through our JSON handler
-    )
+    serve(create_app(settings), settings, settings.ingest_port)

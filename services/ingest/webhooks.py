@@ -8,7 +8,6 @@ JSON, map.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from services.ingest.platforms.verify import (
     verify_telegram,
 )
 from shared.events import Event
+from shared.http_server import JSONRejected, parse_json
 from shared.settings import Settings
 
 PLATFORMS = ("onebot", "telegram", "discord", "slack")
@@ -97,23 +97,12 @@ def _verify(
 
 
 def _parse(body: bytes) -> dict[str, Any] | WebhookOutcome:
+    """The body as a JSON object, within the limits of shared.http_server.parse_json (the
+    same as `POST /v1/events`: depth, number size, no NaN/Infinity, UTF-8 only)."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return WebhookOutcome(
-            "bad_request", reason=f"body is not UTF-8 (byte {err.start}): send JSON"
-        )
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as err:
-        return WebhookOutcome(
-            "bad_request",
-            reason=f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}",
-        )
-    except RecursionError:
-        return WebhookOutcome("bad_request", reason="JSON is nested too deeply")
-    except ValueError as err:  # e.g. an integer literal over Python's digit limit
-        return WebhookOutcome("bad_request", reason=f"JSON cannot be read: {str(err)[:120]}")
+        parsed = parse_json(body)
+    except JSONRejected as err:
+        return WebhookOutcome("bad_request", reason=err.reason)
     if not isinstance(parsed, dict):
         kind = "an array" if isinstance(parsed, list) else "a scalar"
         return WebhookOutcome(

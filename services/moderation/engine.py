@@ -83,9 +83,11 @@ class Engine:
     def apply(self, state: PartitionState, event: Event) -> list[Decision]:
         """Fold one event into the state; the decisions it causes, in a fixed order.
 
-        An event id this state has already applied yields nothing (a redelivery).
+        An event this state has already applied yields nothing (a redelivery, or a retry
+        ingest published twice). Ids are owned by their group: the same id in another
+        group is another event.
         """
-        if not state.mark_seen(event.event_id):
+        if not state.mark_seen(f"{event.event_id} {event.group_key}"):
             return []
         at = event.occurred_at.timestamp()
         g = state.group(event.group_key)

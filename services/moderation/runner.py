@@ -18,7 +18,7 @@ from faststream.kafka import KafkaBroker
 from services.moderation.engine import Engine, PartitionState
 from services.moderation.snapshots import SnapshotStore
 from shared.codec import RecordRejected, decode_event, encode_decision
-from shared.consumer import Records
+from shared.consumer import RecordError, Records, is_transient
 from shared.logging import get_logger
 from shared.metrics import DEADLETTERS, DECISIONS
 from shared.settings import Settings
@@ -47,6 +47,9 @@ class ModerationWorker:
         self.decisions_emitted = 0
         self.lock = asyncio.Lock()
         self.writing: asyncio.Task[None] | None = None
+        # Records given up on (dead-lettered) in this process: skipped when a rewind replays
+        # them. After a restart such a record fails its tries again and is passed again.
+        self.skipped: set[tuple[TopicPartition, int]] = set()
 
     async def assigned(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         result = {}
@@ -87,12 +90,23 @@ class ModerationWorker:
                 if state is None:  # revoked while the batch was in flight
                     continue
                 for record in batch:
+                    if (tp, record.offset) in self.skipped:
+                        continue
                     try:
                         event = decode_event(record.value or b"")
                     except RecordRejected as err:
                         futures.append(await self.dead_letter(record, err.reason))
                         continue
-                    for decision in self.engine.apply(state, event):
+                    try:
+                        decisions = self.engine.apply(state, event)
+                    except Exception as err:
+                        if is_transient(err):
+                            raise
+                        # The engine is pure: what it raises on, it raises on every time.
+                        raise RecordError(
+                            tp, record.offset, f"moderation failed: {type(err).__name__}: {err}"
+                        ) from err
+                    for decision in decisions:
                         futures.append(
                             await self.broker.publish(
                                 encode_decision(decision),
@@ -133,6 +147,12 @@ class ModerationWorker:
             async with self.lock:
                 taken = self._capture({tp for _, _, tp in due})
             await self._write_behind(taken)
+
+    async def poison(self, tp: TopicPartition, record: Any, reason: str) -> None:
+        """Past a record the engine fails on every time: skipped from now on (the rewind
+        that follows replays the partition from its snapshot without it)."""
+        self.skipped.add((tp, record.offset))
+        await asyncio.wait_for(await self.dead_letter(record, reason), 30)
 
     async def dead_letter(self, record: Any, reason: str) -> Any:
         DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()

@@ -2,7 +2,9 @@
 
 State lives with the partition because every event of a group is in one partition, in
 order. It is bounded: windows are pruned by event time, ladders keep only unexpired
-violations, and the set of applied event ids keeps only the most recent ones.
+violations, and the set of applied events keeps only the most recent ones: a repeat of an event is
+dropped while it is among the last `seen_limit` events applied in its partition (20,000 by
+default: minutes to hours of traffic); ingest's claims cover later retries.
 The snapshot uses lists, never user-chosen strings as keys, so it is safe to store in
 MongoDB whatever a platform calls its users and groups.
 """
@@ -12,7 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SNAPSHOT_FORMAT = 1
+# 2: `seen` holds "event_id group_key" (ids are owned by their group). A format-1 snapshot
+# holds bare event ids: it is still read, and a bare id then stands for that id in any
+# group until newer entries push it out (no replay, so no decision is emitted again).
+SNAPSHOT_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 DEFAULT_SEEN_LIMIT = 20_000
 
 
@@ -114,13 +120,24 @@ class GroupState:
 class PartitionState:
     """Moderation state for the groups of one partition."""
 
-    __slots__ = ("clock", "groups", "repeat_horizon", "repeats", "seen", "seen_limit", "swept_at")
+    __slots__ = (
+        "clock",
+        "groups",
+        "legacy_seen",
+        "repeat_horizon",
+        "repeats",
+        "seen",
+        "seen_limit",
+        "swept_at",
+    )
 
     def __init__(self, seen_limit: int = DEFAULT_SEEN_LIMIT) -> None:
         self.seen_limit = seen_limit
         self.groups: dict[str, GroupState] = {}
         # recently applied event ids, oldest first (a dict keeps insertion order)
         self.seen: dict[str, None] = {}
+        # restored from a format-1 snapshot: entries are bare event ids
+        self.legacy_seen = False
         # "platform:user|fingerprint" -> [(time, group key)]: repeats across the groups
         # that share this partition
         self.repeats: dict[str, list[tuple[float, str]]] = {}
@@ -128,12 +145,12 @@ class PartitionState:
         self.clock = 0.0
         self.swept_at = 0.0
 
-    def mark_seen(self, event_id: str) -> bool:
-        """Remember an event id; False when it was applied before (a redelivery)."""
+    def mark_seen(self, key: str) -> bool:
+        """Remember an event ("event_id group_key"); False when it was applied before."""
         seen = self.seen
-        if event_id in seen:
+        if key in seen or (self.legacy_seen and key.split(" ", 1)[0] in seen):
             return False
-        seen[event_id] = None
+        seen[key] = None
         if len(seen) > self.seen_limit:
             del seen[next(iter(seen))]
         return True
@@ -149,6 +166,7 @@ class PartitionState:
             "format": SNAPSHOT_FORMAT,
             "seen_limit": self.seen_limit,
             "seen": list(self.seen),
+            "legacy_seen": self.legacy_seen,
             "clock": self.clock,
             "swept": self.swept_at,
             "repeat_horizon": self.repeat_horizon,
@@ -158,10 +176,11 @@ class PartitionState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PartitionState:
-        if data.get("format") != SNAPSHOT_FORMAT:
+        if data.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"unknown moderation snapshot format {data.get('format')!r}")
         s = cls(seen_limit=data["seen_limit"])
         s.seen = dict.fromkeys(data["seen"])
+        s.legacy_seen = data["format"] == 1 or bool(data.get("legacy_seen"))
         s.clock = data["clock"]
         s.swept_at = data["swept"]
         s.repeat_horizon = data["repeat_horizon"]

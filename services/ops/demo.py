@@ -163,17 +163,26 @@ def run_demo(
     *,
     events: int | None,
     seed: int,
-    external: dict[str, str | None],
+    settings: Settings,
     keep_running: bool,
     wait: Callable[[], None],
 ) -> None:
     total = events or DEFAULT_EVENTS
-    stack = DevStack(workdir, **external)  # type: ignore[arg-type]
+    stack = DevStack.from_settings(workdir, settings)
+    missing = [r for r in ("admin", "operator", "platform") if not getattr(stack.tokens, r)]
+    if missing:
+        raise SystemExit(
+            f"the demo posts as {', '.join(missing)}: MODSTREAM_TOKENS_FILE "
+            f"{stack.tokens_file} needs a plaintext token for each, scoped to '*'"
+        )
     try:
         with console.status("starting the embedded broker, store and services..."):
             stack.start()
-        settings = Settings(
-            kafka_bootstrap=stack.kafka_bootstrap or "", mongo_url=stack.mongo_url or ""
+        settings = settings.model_copy(
+            update={
+                "kafka_bootstrap": stack.kafka_bootstrap or "",
+                "mongo_url": stack.mongo_url or "",
+            }
         )
         rules = demo_rule_sets(seed)
         rule_events = [

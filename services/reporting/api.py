@@ -3,14 +3,19 @@
 A platform token gets 403; a group outside the token's scope gets 403 before any read,
 so no response ever carries another group's data. Every path or query parameter that
 reaches a MongoDB filter is validated here as a plain string of a known shape (the
-validators are pure and unit-tested); a value starting with '$' never passes.
+validators are pure and unit-tested); a value starting with '$' never passes. Dates and
+months must lie within queries.FIRST_DAY..LAST_DAY (and a from..to range within
+queries.MAX_RANGE_DAYS), so no parameter can drive the date arithmetic into an
+OverflowError. Every route's store reads share one deadline (settings.store_timeout_s):
+a store that does not answer is a 503 with Retry-After, not a request left hanging.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
-from typing import Any, Literal
+from collections.abc import Awaitable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,16 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.audit.history import user_history as audit_user_history
 from services.reporting import queries
 from services.reporting.folds.periods import GRANULARITIES
-from services.reporting.report import FORMATS, monthly_report, render
+from services.reporting.report import FORMATS, ReportMonthError, monthly_report, render
 from shared.events import DecisionAction
 from shared.http_auth import require_group, require_principal, require_reader
+from shared.http_server import within_store_deadline
 from shared.settings import Settings
 from shared.tokens import Principal
 
+T = TypeVar("T")
+
 PLATFORMS = ("onebot", "telegram", "discord", "slack", "api")
 _KEY = re.compile(r"^(?:onebot|telegram|discord|slack|api):[^\s$/][^\s/]{0,255}$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# ASCII digits only: \d also matches other scripts' digits (e.g. Arabic-Indic), which
+# int() reads but date.fromisoformat refuses.
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
 _TOKEN = re.compile(r"^[^\s$][^\s]{0,255}$")  # rule ids, event ids
 ACTIONS: tuple[str, ...] = DecisionAction.__args__  # type: ignore[attr-defined]
 STATUSES = ("open", "resolved")
@@ -70,38 +80,64 @@ def parse_user_key(value: Any) -> str:
     return value
 
 
-def parse_day(value: Any, name: str) -> str | None:
-    """An optional local date, YYYY-MM-DD."""
+def _shown(value: str) -> str:
+    """A caller's value quoted in an answer, cut short (it may be kilobytes long)."""
+    return repr(value if len(value) <= 80 else value[:80] + "...")
+
+
+def parse_day(value: Any, name: str, earliest: date = queries.FIRST_DAY) -> str | None:
+    """An optional local date, YYYY-MM-DD, between `earliest` and queries.LAST_DAY."""
     if value is None or value == "":
         return None
     value = _plain(value, name)
     try:
         if not _DAY.match(value):
             raise ValueError
-        date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise _invalid(f"{name} must be a date YYYY-MM-DD (got {value!r})") from None
+        raise _invalid(f"{name} must be a date YYYY-MM-DD (got {_shown(value)})") from None
+    if not earliest <= day <= queries.LAST_DAY:
+        raise _invalid(
+            f"{name} must be a date between {earliest} and {queries.LAST_DAY} (got {value!r})"
+        )
     return value
+
+
+def parse_cursor(value: Any) -> str | None:
+    """A page cursor is the start of the last period returned: the ISO week holding
+    FIRST_DAY starts up to six days before it."""
+    return parse_day(value, "cursor", queries.FIRST_DAY - timedelta(days=6))
 
 
 def parse_range(date_from: Any, date_to: Any) -> tuple[str | None, str | None]:
     start, end = parse_day(date_from, "from"), parse_day(date_to, "to")
-    if start and end and start > end:
-        raise _invalid(f"from ({start}) is after to ({end})")
+    if start and end:
+        if start > end:
+            raise _invalid(f"from ({start}) is after to ({end})")
+        days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+        if days > queries.MAX_RANGE_DAYS:
+            raise _invalid(
+                f"from {start} to {end} spans {days} days; at most {queries.MAX_RANGE_DAYS} "
+                "in one request (leave from and to out for everything)"
+            )
     return start, end
 
 
 def parse_month(value: Any, name: str = "month") -> str:
+    """A "YYYY-MM" month within the calendar of queries.FIRST_DAY..LAST_DAY."""
     value = _plain(value, name)
     if not _MONTH.match(value):
-        raise _invalid(f"{name} must be YYYY-MM (got {value!r})")
+        raise _invalid(f"{name} must be YYYY-MM (got {_shown(value)})")
+    first, last = queries.FIRST_DAY.year, queries.LAST_DAY.year
+    if not first <= int(value[:4]) <= last:
+        raise _invalid(f"{name} must be a month between {first}-01 and {last}-12 (got {value!r})")
     return value
 
 
 def parse_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     value = _plain(value, name)
     if value not in choices:
-        raise _invalid(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+        raise _invalid(f"{name} must be one of {', '.join(choices)} (got {_shown(value)})")
     return value
 
 
@@ -111,7 +147,7 @@ def parse_token(value: Any, name: str) -> str | None:
         return None
     value = _plain(value, name)
     if not _TOKEN.match(value):
-        raise _invalid(f"{name} {value!r} is not a valid identifier")
+        raise _invalid(f"{name} {_shown(value)} is not a valid identifier")
     return value
 
 
@@ -159,6 +195,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+async def _read(request: Request, work: Awaitable[T]) -> T:
+    """A route's store work, all of it within one deadline (503 + Retry-After past it)."""
+    return await within_store_deadline(work, _settings(request).store_timeout_s)
+
+
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["ok", "violation"]
@@ -173,7 +214,9 @@ def build_router() -> APIRouter:
 
     @router.get("/groups")
     async def groups(request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
-        items = await queries.list_groups(request.app.state.db, visible_groups(principal))
+        items = await _read(
+            request, queries.list_groups(request.app.state.db, visible_groups(principal))
+        )
         return {"items": items}
 
     @router.get("/groups/{group_key}/activity")
@@ -188,14 +231,17 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         gran = parse_choice(granularity, "granularity", GRANULARITIES)
         start, end = parse_range(date_from, date_to)
-        return await queries.activity(
-            request.app.state.db,
-            group_key,
-            gran,
-            start,
-            end,
-            parse_limit(limit),
-            parse_day(cursor, "cursor"),
+        return await _read(
+            request,
+            queries.activity(
+                request.app.state.db,
+                group_key,
+                gran,
+                start,
+                end,
+                parse_limit(limit),
+                parse_cursor(cursor),
+            ),
         )
 
     @router.get("/groups/{group_key}/violations")
@@ -210,15 +256,18 @@ def build_router() -> APIRouter:
         offset: int = 0,
     ) -> dict[str, Any]:
         start, end = parse_range(date_from, date_to)
-        return await queries.violations(
-            request.app.state.db,
-            group_key,
-            start,
-            end,
-            parse_token(rule, "rule"),
-            parse_choice(action, "action", ACTIONS) if action else None,
-            parse_limit(limit),
-            parse_offset(offset),
+        return await _read(
+            request,
+            queries.violations(
+                request.app.state.db,
+                group_key,
+                start,
+                end,
+                parse_token(rule, "rule"),
+                parse_choice(action, "action", ACTIONS) if action else None,
+                parse_limit(limit),
+                parse_offset(offset),
+            ),
         )
 
     @router.get("/groups/{group_key}/complaints")
@@ -229,14 +278,17 @@ def build_router() -> APIRouter:
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
     ) -> dict[str, Any]:
-        return await queries.complaints(
-            request.app.state.db,
-            group_key,
-            parse_choice(status, "status", STATUSES) if status else None,
-            _settings(request).complaint_sla_hours,
-            datetime.now(UTC),
-            parse_limit(limit),
-            parse_offset(offset),
+        return await _read(
+            request,
+            queries.complaints(
+                request.app.state.db,
+                group_key,
+                parse_choice(status, "status", STATUSES) if status else None,
+                _settings(request).complaint_sla_hours,
+                datetime.now(UTC),
+                parse_limit(limit),
+                parse_offset(offset),
+            ),
         )
 
     @router.get("/groups/{group_key}/operators")
@@ -247,8 +299,11 @@ def build_router() -> APIRouter:
         principal: Principal = Depends(reader),
     ) -> dict[str, Any]:
         _require_roles(principal, ("admin", "auditor"), "the operators' figures")
-        return await queries.operators(
-            request.app.state.db, group_key, parse_month(month) if month else None
+        return await _read(
+            request,
+            queries.operators(
+                request.app.state.db, group_key, parse_month(month) if month else None
+            ),
         )
 
     @router.get("/groups/{group_key}/spotchecks")
@@ -262,12 +317,15 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         _require_roles(principal, ("admin", "auditor"), "the spot-check queue")
         start, end = parse_range(date_from, date_to)
-        return await queries.spotchecks(
-            request.app.state.db,
-            group_key,
-            start,
-            end,
-            parse_choice(status, "status", SPOTCHECK_STATUSES),
+        return await _read(
+            request,
+            queries.spotchecks(
+                request.app.state.db,
+                group_key,
+                start,
+                end,
+                parse_choice(status, "status", SPOTCHECK_STATUSES),
+            ),
         )
 
     @router.post("/groups/{group_key}/spotchecks/{event_id}/review")
@@ -283,30 +341,37 @@ def build_router() -> APIRouter:
         if event is None:
             raise _invalid("event id is required")
         db = request.app.state.db
-        day = await queries.sampled_day(db, group_key, event)
-        if day is None:
-            raise HTTPException(
-                404, f"message {event} is not in the spot-check sample of {group_key}"
+
+        async def look_up_and_record() -> dict[str, Any]:
+            day = await queries.sampled_day(db, group_key, event)
+            if day is None:
+                raise HTTPException(
+                    404, f"message {event} is not in the spot-check sample of {group_key}"
+                )
+            return await queries.record_review(
+                db,
+                group_key,
+                event,
+                day,
+                body.outcome,
+                body.note,
+                principal.name,
+                principal.role,
+                datetime.now(UTC),
             )
-        return await queries.record_review(
-            db,
-            group_key,
-            event,
-            day,
-            body.outcome,
-            body.note,
-            principal.name,
-            principal.role,
-            datetime.now(UTC),
-        )
+
+        return await _read(request, look_up_and_record())
 
     @router.get("/users/{user_key}/history")
     async def history(
         request: Request, user_key: str, principal: Principal = Depends(reader)
     ) -> dict[str, Any]:
         # The audit trail comes from the archive: every event and decision, hash-chained.
-        return await audit_user_history(
-            request.app.state.db, parse_user_key(user_key), visible_groups(principal)
+        return await _read(
+            request,
+            audit_user_history(
+                request.app.state.db, parse_user_key(user_key), visible_groups(principal)
+            ),
         )
 
     @router.get("/reports/{group_key}/{month}")
@@ -317,9 +382,15 @@ def build_router() -> APIRouter:
         format: str = "json",
     ) -> Response:
         fmt = parse_choice(format, "format", tuple(FORMATS))
-        built = await monthly_report(
-            request.app.state.db, group_key, parse_month(month), _settings(request)
-        )
+        try:
+            built = await _read(
+                request,
+                monthly_report(
+                    request.app.state.db, group_key, parse_month(month), _settings(request)
+                ),
+            )
+        except ReportMonthError as err:  # parse_month refuses these first; a backstop
+            raise _invalid(str(err)) from None
         body, media_type = render(built, fmt)
         headers = {}
         if fmt == "csv":

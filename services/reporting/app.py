@@ -16,6 +16,7 @@ from services.reporting.sink import ProjectionSink
 from services.reporting.store import ProjectionNames
 from services.reporting.worker import SERVICE, ReportingWorker
 from shared.consumer import ConsumerRunner
+from shared.http_server import install_store_errors, install_validation_errors, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging, get_logger
 from shared.metrics import render_metrics
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
 
     app.include_router(build_router())
     mount_dashboard(app)
+    # A store that times out or is unreachable: 503 + Retry-After (the routes bound their
+    # reads with settings.store_timeout_s; see api._read).
+    install_store_errors(app, settings.store_timeout_s)
+    install_validation_errors(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -108,15 +113,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
 
 
 def run(settings: Settings | None = None, consume: bool = True) -> None:
-    import uvicorn
-
+    """Serve on the guarded protocol: header and body deadlines, a connection cap."""
     settings = settings or get_settings()
     configure_logging(SERVICE, settings.log_level)
-    uvicorn.run(
-        create_app(settings, consume=consume),
-        host=settings.http_host,
-        port=settings.reporting_port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,  # uvicorn's records go through our JSON handler
-    )
+    serve(create_app(settings, consume=consume), settings, settings.reporting_port)

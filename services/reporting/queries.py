@@ -24,6 +24,13 @@ from services.reporting.store import collection_for
 
 MAX_LIMIT = 1000
 REPEAT_OFFENDER_MIN = 2
+# The calendar the API answers for. Dates outside it are refused (422) before any date
+# arithmetic: `date` overflows a few days from year 1 and 9999, which is where an
+# attacker's from=0001-01-01&to=9999-12-31 lands. No event is accepted outside it either.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+# Longest from..to one request may name (about ten years); leave both out for everything.
+MAX_RANGE_DAYS = 3660
 Doc = dict[str, Any]
 
 REVIEW_INDEXES: list[IndexSpec] = [
@@ -364,6 +371,16 @@ def spotcheck_days(
     return sorted(days, key=lambda d: d["day"], reverse=True)
 
 
+def shift_day(day: str, days: int) -> str:
+    """An ISO date moved by `days`, held at the ends of the calendar instead of raising
+    OverflowError (the API already keeps dates far from them; other callers may not)."""
+    start = date.fromisoformat(day)
+    try:
+        return (start + timedelta(days=days)).isoformat()
+    except OverflowError:
+        return (date.max if days > 0 else date.min).isoformat()
+
+
 def month_range(day_from: str | None, day_to: str | None) -> Doc:
     """A filter on `month` ("YYYY-MM") for the months overlapping [from, to]."""
     months: Doc = {}
@@ -446,13 +463,11 @@ async def activity(
         # A week starting on the cursor's day or later may begin in the month before.
         lowest = max(filter(None, [date_from, cursor]), default=None)
         if lowest:
-            query["end"] = {"$gte": (date.fromisoformat(lowest) - timedelta(days=6)).isoformat()}
+            query["end"] = {"$gte": shift_day(lowest, -6)}
         if date_to:
             # ... and a week starting by `to` may end in the month after.
             reach = 0 if granularity == "day" else 6
-            query["start"] = {
-                "$lte": (date.fromisoformat(date_to) + timedelta(days=reach)).isoformat()
-            }
+            query["start"] = {"$lte": shift_day(date_to, reach)}
         days: list[Doc] = []
         async for month in coll.find(query).sort("start", 1):
             days.extend(activity_days([month]))
@@ -541,7 +556,7 @@ async def target_actions(
     query: Doc = {"group_key": group_key}
     if since is not None:
         # Local labels: a day either side of the UTC date covers every time zone.
-        query["end"] = {"$gte": (since.date() - timedelta(days=1)).isoformat()}
+        query["end"] = {"$gte": shift_day(since.date().isoformat(), -1)}
     actions: list[Doc] = []
     async for doc in coll.find(query, {"items": 1, "manual": 1, "kind": 1}):
         entries = doc.get("items") or []

@@ -401,6 +401,30 @@ def build_report(inputs: ReportInputs) -> Doc:
 # ---------------------------------------------------------------- loading
 
 
+class ReportMonthError(ValueError):
+    """A month no report can be made for (malformed, or outside the calendar)."""
+
+
+def check_month(month: str) -> str:
+    """`month` if it is a "YYYY-MM" within queries.FIRST_DAY..LAST_DAY, else
+    ReportMonthError. The date arithmetic below (the previous month, the first instant
+    after the month on the group's clock) overflows for 0001-01 and 9999-12, and
+    0000-01 is no date at all; the API refuses such months with a 422 first, this keeps
+    every other caller (the CLI) from meeting an OverflowError."""
+    first_year, last_year = queries.FIRST_DAY.year, queries.LAST_DAY.year
+    try:
+        if len(month) != 7 or month[4] != "-":
+            raise ValueError
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise ReportMonthError(f"month must be YYYY-MM (got {month[:40]!r})") from None
+    if not first_year <= first.year <= last_year:
+        raise ReportMonthError(
+            f"month must be between {first_year}-01 and {last_year}-12 (got {month!r})"
+        )
+    return month
+
+
 def month_end(month: str, tz: ZoneInfo) -> datetime:
     """The first instant after the month on the group's clock."""
     _, last = month_bounds(month)
@@ -424,6 +448,7 @@ async def monthly_report(
 ) -> Doc:
     """Load the documents of one group and month and build its report. Open complaints are
     judged overdue as of the month's end, or `now` for the running month."""
+    check_month(month)
     group = await queries.group_doc(db, group_key)
     tz = _zone((group or {}).get("timezone"))
     as_of = min(month_end(month, tz), now or datetime.now(UTC))

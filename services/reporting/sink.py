@@ -18,16 +18,27 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from services.audit.archive import ArchiveWriter, decision_body
+from services.reporting.event_ids import EventIdLog, event_key
 from services.reporting.folds import fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupDirectory
 from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
 from shared.codec import RecordRejected, decode_decision, decode_event, event_to_dict
+from shared.consumer import Retryable
 from shared.events import Decision, Event
 from shared.settings import Settings
 
 
-class LostOwnership(RuntimeError):
+class LostOwnership(Retryable):
     """Another consumer took this partition: drop the batch, never overwrite its work."""
+
+
+class _RecordFailed(Exception):
+    """A fold raised on one record: the record's fault (folds are pure), not the store's."""
+
+    def __init__(self, offset: int, err: Exception) -> None:
+        super().__init__(offset, err)
+        self.offset = offset
+        self.reason = f"fold failed: {type(err).__name__}: {err}"[:1000]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +49,14 @@ class _Plan:
 
 
 def seen_collection(physical: str) -> str:
-    """Decision ids already folded into one physical projection."""
+    """Decisions already folded into one physical projection ("decision_id group_key";
+    bare decision ids in documents written before ids were scoped by group)."""
     return f"{physical}_seen"
+
+
+def decision_key(decision: Decision) -> str:
+    """Decision ids derive from event ids, which are unique within a group only."""
+    return f"{decision.decision_id} {decision.group_key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +93,10 @@ class ProjectionSink:
         # same transaction; a rebuild folds projections only.
         self.archive = archive
         self.archive_writes = 0
+        self.event_ids = EventIdLog(db)
 
     async def ensure_indexes(self) -> None:
+        await self.event_ids.ensure_indexes()
         specs = index_specs()
         for projection in self.projections:
             await self.db[seen_collection(self.names.physical(projection))].create_index("ids")
@@ -117,12 +136,16 @@ class ProjectionSink:
         self, topic: str, partition: int, records: list[tuple[int, bytes]]
     ) -> list[Rejected]:
         """Fold one partition's records and commit them with the checkpoints. Returns the
-        records that could not be decoded (the caller dead-letters them)."""
+        records that could not be decoded or folded (the caller dead-letters them).
+
+        A record that repeats an event already folded (same group and event id earlier in
+        the partition) changes nothing and is not archived again."""
         if not records:
             return []
         is_decisions = topic == self.settings.decisions_topic
         decoded: list[tuple[int, Event | Decision]] = []
         rejected: list[Rejected] = []
+        values = dict(records)
         for offset, value in records:
             try:
                 decoded.append(
@@ -131,12 +154,28 @@ class ProjectionSink:
             except RecordRejected as err:
                 rejected.append(Rejected(offset, err.reason, value))
         next_offset = records[-1][0] + 1
-        if self.archive is not None:
-            self._stage_archive(decoded, partition, is_decisions)
         try:
             async with self.client.start_session() as session, await session.start_transaction():
+                if not is_decisions:
+                    repeats = await self.event_ids.repeats(
+                        topic,
+                        partition,
+                        [
+                            (o, event_key(partition, r.group_key, r.event_id))
+                            for o, r in decoded
+                            if not isinstance(r, Decision)
+                        ],
+                        session,
+                    )
+                    if repeats:
+                        decoded = [(o, r) for o, r in decoded if o not in repeats]
                 plans = await self._plans(topic, partition, decoded, is_decisions, session)
-                batch = self._fold(decoded, plans, f"{topic}:{partition}")
+                batch, failed = self._fold_isolating(decoded, plans, f"{topic}:{partition}")
+                if failed:
+                    bad = {f.offset for f in failed}
+                    decoded = [(o, r) for o, r in decoded if o not in bad]
+                if self.archive is not None:
+                    self._stage_archive(decoded, partition, is_decisions)
                 await self._write(batch, session)
                 if self.archive is not None:
                     self.archive_writes += await self.archive.write(self.db, session)
@@ -150,7 +189,31 @@ class ProjectionSink:
         for projection in self.projections:
             key = (projection, topic, partition)
             self.offsets[key] = max(self.offsets.get(key, 0), next_offset)
-        return rejected
+        rejected.extend(Rejected(f.offset, f.reason, values[f.offset]) for f in failed)
+        return sorted(rejected, key=lambda r: r.offset)
+
+    async def skip(self, topic: str, partition: int, offset: int) -> None:
+        """Move every projection's checkpoint past one record without folding it: the
+        consumer gave up on it (it failed however often it was tried) and dead-letters it."""
+        async with self.client.start_session() as session, await session.start_transaction():
+            await self._checkpoint(topic, partition, offset + 1, session)
+        for projection in self.projections:
+            key = (projection, topic, partition)
+            self.offsets[key] = max(self.offsets.get(key, 0), offset + 1)
+
+    def _fold_isolating(
+        self, decoded: list[tuple[int, Any]], plans: list[_Plan], source: str
+    ) -> tuple[Batch, list[_RecordFailed]]:
+        """Fold, leaving out each record a fold raises on (and folding the rest again, so
+        no half-folded record is left in the batch). Bounded by the number of records."""
+        failed: list[_RecordFailed] = []
+        records = decoded
+        while True:
+            try:
+                return self._fold(records, plans, source), failed
+            except _RecordFailed as err:
+                failed.append(err)
+                records = [(o, r) for o, r in records if o != err.offset]
 
     def _stage_archive(
         self, decoded: list[tuple[int, Any]], partition: int, is_decisions: bool
@@ -191,7 +254,9 @@ class ProjectionSink:
         moderation re-emits decisions with the same ids after a crash. Projections with
         the same start and the same unseen decisions share one pass (the usual case).
         """
-        ids = list({d.decision_id for _, d in decoded}) if is_decisions else []
+        keys = sorted({decision_key(d) for _, d in decoded}) if is_decisions else []
+        # Seen documents written before ids were scoped by group hold bare decision ids.
+        lookup = keys + sorted({d.decision_id for _, d in decoded}) if is_decisions else []
         groups: dict[tuple[int, frozenset[str] | None], list[str]] = defaultdict(list)
         for projection in self.projections:
             start = self.offsets.get((projection, topic, partition), 0)
@@ -201,11 +266,13 @@ class ProjectionSink:
                 seen = {
                     i
                     async for d in seen_coll.find(
-                        {"ids": {"$in": ids}}, {"ids": 1}, session=session
+                        {"ids": {"$in": lookup}}, {"ids": 1}, session=session
                     )
                     for i in d["ids"]
                 }
-                fresh = frozenset(set(ids) - seen)
+                fresh = frozenset(
+                    k for k in keys if k not in seen and k.split(" ", 1)[0] not in seen
+                )
             groups[(start, fresh)].append(projection)
         return [_Plan(start, fresh, projections) for (start, fresh), projections in groups.items()]
 
@@ -217,23 +284,32 @@ class ProjectionSink:
             for offset, record in decoded:
                 if offset < plan.start:
                     continue
-                if plan.fresh is not None:
-                    if record.decision_id not in plan.fresh or record.decision_id in folded:
-                        continue
-                    folded.add(record.decision_id)
-                    ctx = self.directory.get(record.group_key)
-                    if record.timezone:  # the clock of the rules that decided
-                        ctx = GroupDirectory.context(
-                            record.group_key, record.timezone, record.language or ctx.language, ctx
+                try:
+                    if plan.fresh is not None:
+                        dkey = decision_key(record)
+                        if dkey not in plan.fresh or dkey in folded:
+                            continue
+                        folded.add(dkey)
+                        ctx = self.directory.get(record.group_key)
+                        if record.timezone:  # the clock of the rules that decided
+                            ctx = GroupDirectory.context(
+                                record.group_key,
+                                record.timezone,
+                                record.language or ctx.language,
+                                ctx,
+                            )
+                        fold_decision(batch, record, ctx)
+                    else:
+                        if record.type == "ruleset.updated":
+                            rules = record.payload.rules
+                            self.directory.learn(
+                                record.group_key, rules.get("timezone"), rules.get("language")
+                            )
+                        fold_event(
+                            batch, record, self.directory.get(record.group_key), self.settings
                         )
-                    fold_decision(batch, record, ctx)
-                else:
-                    if record.type == "ruleset.updated":
-                        rules = record.payload.rules
-                        self.directory.learn(
-                            record.group_key, rules.get("timezone"), rules.get("language")
-                        )
-                    fold_event(batch, record, self.directory.get(record.group_key), self.settings)
+                except Exception as err:  # folds are pure: the record is at fault
+                    raise _RecordFailed(offset, err) from err
             wanted = set(plan.projections)
             for key, delta in batch.docs.items():
                 if key[0] in wanted:

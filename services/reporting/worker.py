@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from services.reporting.sink import ProjectionSink
 from services.reporting.store import ProjectionNames
-from shared.consumer import Records
+from shared.consumer import Records, Retryable
 from shared.logging import get_logger
 from shared.metrics import DEADLETTERS, FOLD_BATCH_SECONDS, FOLD_BATCH_SIZE, FOLD_WRITES
 
@@ -19,7 +19,7 @@ SERVICE = "reporting"
 NAMES_CHECK_EVERY_S = 2.0
 
 
-class GenerationSwitched(RuntimeError):
+class GenerationSwitched(Retryable):
     """Raised to make the consumer loop rewind to the new generation's checkpoints."""
 
 
@@ -78,6 +78,13 @@ class ReportingWorker:
 
     async def idle(self) -> None:
         await self.follow_switch()
+
+    async def poison(self, tp: TopicPartition, record: Any, reason: str) -> None:
+        """Past a record that failed every try: checkpoints first (so it is never folded),
+        then its dead letter (a crash in between loses the letter, not the record: the
+        topic still holds it)."""
+        await self.sink.skip(tp.topic, tp.partition, record.offset)
+        await self.dead_letter(tp, record.offset, reason, record.value or b"")
 
     async def dead_letter(self, tp: TopicPartition, offset: int, reason: str, value: bytes) -> None:
         DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from services.audit.archive import ARCHIVE, ArchiveConflict, ArchiveWriter, decision_body
+from services.audit.chain import record_id
 from services.audit.history import user_history
 from services.audit.replay import replay
 from services.audit.verify import verify_archive
@@ -187,7 +188,7 @@ async def archive_all(client: Any, db: Any) -> list[tuple[int, Decision]]:
             await writer.write(db, session)
             raise Boom
     writer.discard()
-    assert await db[ARCHIVE].count_documents({"_id": "events:late"}) == 0
+    assert await db[ARCHIVE].count_documents({"_id": record_id("events", G1, "late")}) == 0
     await write_batch(client, db, writer, [("events", 0, 99, extra)])
     return decisions
 
@@ -286,7 +287,7 @@ async def test_a_writer_with_stale_heads_cannot_fork_a_chain(store: Any) -> None
         await write_batch(
             client, db, second, [("events", 0, 1, msg("x2", G1, "u", "2026-05-01T00:01:00Z", "b"))]
         )
-    assert await db[ARCHIVE].count_documents({"_id": "events:x2"}) == 0
+    assert await db[ARCHIVE].count_documents({"_id": record_id("events", G1, "x2")}) == 0
     # after reloading its heads it links on correctly
     await second.load_heads(db)
     await write_batch(

@@ -245,6 +245,9 @@ def message_payload(
     }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def make_event(
     event_type: str,
     *,
@@ -256,7 +259,12 @@ def make_event(
     received_at: datetime,
     payload: dict[str, Any],
 ) -> Event:
-    """Build and validate one canonical event, at the version this release writes."""
+    """Build and validate one canonical event, at the version this release writes.
+
+    A platform time of exactly 0 is an unset clock (OneBot implementations send it), not a
+    message from 1970: the event is dated when it was received instead."""
+    if occurred_at == _EPOCH:
+        occurred_at = received_at
     raw = {
         "event_id": event_id,
         "type": event_type,

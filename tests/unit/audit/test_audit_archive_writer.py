@@ -66,7 +66,7 @@ def test_the_stored_document_is_queryable_by_user_and_time() -> None:
     }
     doc = w.append("events", GROUP, "e1", 0, 1, complaint)
     assert doc is not None
-    assert doc["_id"] == "events:e1"
+    assert doc["_id"] == f"events:{GROUP}:e1"  # ids are unique within a group only
     assert doc["users"] == ["onebot:7", "onebot:99"]
     assert doc["refs"] == ["complaint:c1"]
     assert doc["at"].isoformat() == "2026-03-01T10:00:01+00:00"

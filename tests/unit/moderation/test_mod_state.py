@@ -44,3 +44,15 @@ def test_snapshot_is_json_with_no_user_chosen_keys() -> None:
 
     assert not any("." in k or k.startswith("$") for k in keys(data))
     assert PartitionState.from_json(data).to_json() == data
+
+
+def test_an_event_id_is_owned_by_its_group() -> None:
+    """The same id in two groups of one partition is two events; a repeat in one group is
+    one (it would otherwise be judged, and count on the ladder, twice)."""
+    engine, state = Engine(default_ruleset()), PartitionState()
+    a = msg("傻逼", user="u1", at=10, group="-1001")
+    b = a.model_copy(update={"group_id": "-2002"})
+    assert engine.apply(state, a)
+    assert engine.apply(state, b)
+    assert engine.apply(state, a) == []
+    assert len(state.groups["telegram:-1001"].violations["u1"]) == 1
