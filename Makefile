@@ -36,7 +36,8 @@ test-fast: .venv/.synced
 lint: .venv/.synced
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared services
+	$(UV) run mypy shared services tools
+	$(UV) run lint-imports
 
 bench: .venv/.synced
 	$(UV) run modstream bench

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_support import Servers, start_dev_stack
 
-from shared.embedded import EmbeddedStack
 from shared.settings import Settings
+from tests.support.stack import Servers, start_dev_stack
+from tools.embedded import EmbeddedStack
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.audit.archive import ARCHIVE, HEADS
-from services.audit.chain import STREAMS, Break, ChainVerifier
+from shared.archive import ARCHIVE, HEADS
+from shared.chain import STREAMS, Break, ChainVerifier
 
 
 @dataclass

@@ -135,7 +135,7 @@ async def check_rulesets(db: Any, events: list[Event]) -> None:
     for event in events:
         if event.type != "ruleset.updated":
             continue
-        from services.moderation.rules import RulesError, validate_rules
+        from shared.rules import RulesError, validate_rules
 
         try:
             validate_rules(dict(event.payload.rules), f"event {event.event_id}")

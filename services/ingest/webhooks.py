@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from services.ingest.platforms import MAPPERS
 from services.ingest.platforms.base import Unmappable
-from services.ingest.platforms.verify import (
+from services.ingest.platforms.signatures import (
     SecretsMisconfigured,
     Verdict,
     secrets_for,

@@ -7,18 +7,18 @@ import contextlib
 import signal
 
 from services.moderation.engine import Engine
-from services.moderation.rules import (
-    default_ruleset,
-    effective_rules,
-    load_ruleset_file,
-)
-from services.moderation.runner import SERVICE, ModerationWorker
 from services.moderation.snapshots import SnapshotStore
+from services.moderation.worker import SERVICE, ModerationWorker
 from shared.consumer import ConsumerRunner
 from shared.health import serve_health
 from shared.kafka import make_broker
 from shared.logging import configure_logging, get_logger
 from shared.mongo import database, make_mongo
+from shared.rules import (
+    default_ruleset,
+    effective_rules,
+    load_ruleset_file,
+)
 from shared.settings import Settings, get_settings
 from shared.topics import ensure_topics
 

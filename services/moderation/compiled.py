@@ -18,7 +18,7 @@ from services.moderation.detectors.mentions import MentionsDetector
 from services.moderation.detectors.new_members import NewMembersDetector
 from services.moderation.detectors.regex import RegexDetector
 from services.moderation.detectors.repeat import RepeatDetector
-from services.moderation.rules import ComplaintsRule, Ladder, NewMembersRule, RuleSet
+from shared.rules import ComplaintsRule, Ladder, NewMembersRule, RuleSet
 
 _FACTORIES: dict[str, Any] = {
     "keywords": KeywordsDetector,

@@ -21,10 +21,8 @@ from services.moderation import complaints as cases
 from services.moderation import ladder as ladders
 from services.moderation.compiled import CompiledRules, compile_rules
 from services.moderation.detectors.base import Hit, MessageContext
-from services.moderation.normalise import MessageText
-from services.moderation.rules import RulesError, RuleSet, effective_rules, ruleset_data
+from services.moderation.reasons import complaint_text, reason, violation_text
 from services.moderation.state import GroupState, PartitionState
-from services.moderation.texts import complaint_text, reason, violation_text
 from shared.events import (
     ComplaintFiledEvent,
     ComplaintResolvedEvent,
@@ -37,6 +35,8 @@ from shared.events import (
     SanctionAppliedEvent,
     SanctionRevokedEvent,
 )
+from shared.normalise import MessageText
+from shared.rules import RulesError, RuleSet, effective_rules, ruleset_data
 
 __all__ = ["Engine", "PartitionState", "decision_id"]
 

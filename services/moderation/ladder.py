@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.moderation.rules import Ladder
 from services.moderation.state import GroupState
+from shared.rules import Ladder
 
 
 @dataclass(frozen=True, slots=True)

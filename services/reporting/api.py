@@ -20,9 +20,9 @@ from typing import Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.audit.history import user_history as audit_user_history
 from services.reporting import queries
 from services.reporting.folds.periods import GRANULARITIES
+from services.reporting.history import user_history as audit_user_history
 from services.reporting.report import FORMATS, ReportMonthError, monthly_report, render
 from shared.events import DecisionAction
 from shared.http_auth import require_group, require_principal, require_reader

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
-from services.audit.archive import ArchiveWriter
+from services.reporting.archive_writer import ArchiveWriter
+from services.reporting.generations import ProjectionNames
 from services.reporting.queries import ensure_review_indexes
 from services.reporting.sink import ProjectionSink
-from services.reporting.store import ProjectionNames
 from services.reporting.worker import SERVICE, ReportingWorker
 from shared.consumer import ConsumerRunner
 from shared.http_server import install_store_errors, install_validation_errors, serve

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.reporting.folds.base import IndexSpec, unfield_key
 from services.reporting.folds.periods import week_period
 from services.reporting.folds.spotchecks import REVIEWS
-from services.reporting.store import collection_for
+from services.reporting.generations import collection_for
 
 MAX_LIMIT = 1000
 REPEAT_OFFENDER_MIN = 2

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.reporting.sink import ProjectionSink, checkpoint_id
-from services.reporting.store import (
+from services.reporting.generations import (
     CHECKPOINTS,
     PROJECTIONS,
     SERVING,
     ProjectionNames,
     physical_name,
 )
+from services.reporting.sink import ProjectionSink, checkpoint_id
 from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.settings import Settings

@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import queries
 from services.reporting.folds.periods import month_bounds, previous_month
-from services.reporting.store import collection_for
+from services.reporting.generations import collection_for
 from shared.settings import Settings
 
 Doc = dict[str, Any]

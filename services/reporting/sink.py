@@ -17,11 +17,12 @@ from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
-from services.audit.archive import ArchiveWriter, decision_body
+from services.reporting.archive_writer import ArchiveWriter
 from services.reporting.event_ids import EventIdLog, event_key
 from services.reporting.folds import fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupDirectory
-from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
+from services.reporting.generations import CHECKPOINTS, PROJECTIONS, ProjectionNames
+from shared.archive import decision_body
 from shared.codec import RecordRejected, decode_decision, decode_event, event_to_dict
 from shared.consumer import Retryable
 from shared.events import Decision, Event

@@ -9,8 +9,8 @@ from typing import Any
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 
+from services.reporting.generations import ProjectionNames
 from services.reporting.sink import ProjectionSink
-from services.reporting.store import ProjectionNames
 from shared.consumer import Records, Retryable
 from shared.logging import get_logger
 from shared.metrics import DEADLETTERS, FOLD_BATCH_SECONDS, FOLD_BATCH_SIZE, FOLD_WRITES

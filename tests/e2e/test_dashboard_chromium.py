@@ -18,12 +18,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from stack_support import start_dev_stack
 
-from services.ops.catchup import wait_caught_up
-from services.ops.demo import DEMO_START, demo_rule_sets, post_all
-from services.ops.rules_apply import ruleset_event
-from services.simulator import simulate
+from services.ingest.rules_client import ruleset_event
+from tests.support.stack import start_dev_stack
+from tools.catchup import wait_caught_up
+from tools.demo import DEMO_START, demo_rule_sets, post_all
+from tools.simulator import simulate
 
 pytestmark = pytest.mark.integration
 

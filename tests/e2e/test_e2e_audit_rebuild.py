@@ -14,16 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from stack_support import Servers, start_dev_stack
 
-from services.audit.replay import replay
 from services.audit.verify import verify_archive
-from services.ops.catchup import wait_caught_up
-from services.ops.demo import demo_rule_sets, post_all
-from services.ops.rules_apply import ruleset_event
+from services.ingest.rules_client import ruleset_event
+from services.moderation.replay import replay
 from services.reporting.rebuild import rebuild
-from services.simulator import community_groups, simulate
 from shared.mongo import database, make_mongo
+from tests.support.stack import Servers, start_dev_stack
+from tools.catchup import wait_caught_up
+from tools.demo import demo_rule_sets, post_all
+from tools.simulator import community_groups, simulate
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
-from stack_support import Servers
 
-from shared.embedded import free_port
+from tests.support.stack import Servers
+from tools.embedded import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

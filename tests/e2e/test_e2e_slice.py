@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.moderation.rules import default_ruleset, effective_rules
-from services.ops.catchup import wait_caught_up
+from shared.rules import default_ruleset, effective_rules
+from tools.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration
 

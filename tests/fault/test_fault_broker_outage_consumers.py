@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_kit import (
+
+from shared.settings import Settings
+from tests.support.fault_kit import (
     Consumers,
     clean_run,
     compare,
@@ -25,11 +27,9 @@ from fault_kit import (
     wait_drained,
     wait_progress,
 )
-from stack_support import Servers
-
-from shared.embedded import EmbeddedStack, free_port
-from shared.settings import Settings
-from shared.tcp_proxy import TcpProxy
+from tests.support.stack import Servers
+from tests.support.tcp_proxy import TcpProxy
+from tools.embedded import EmbeddedStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -97,7 +97,7 @@ async def test_broker_outage_consumers_reconnect_and_lose_nothing(
 
 async def where(settings: Settings) -> str:
     """Where the consumers stood when the broker went away (for the report only)."""
-    from services.ops.catchup import positions
+    from tools.catchup import positions
 
     pos = await positions(settings)
     return (

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from stack_support import Servers
 
-from shared.devstack import DevStack, wait_url_ready
-from shared.embedded import EmbeddedStack, free_port
-from shared.tcp_proxy import TcpProxy
+from tests.support.stack import Servers
+from tests.support.tcp_proxy import TcpProxy
+from tools.devstack import DevStack, wait_url_ready
+from tools.embedded import EmbeddedStack, free_port
 
 pytestmark = pytest.mark.integration
 

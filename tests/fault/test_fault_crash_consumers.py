@@ -17,7 +17,8 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from fault_kit import (
+
+from tests.support.fault_kit import (
     Consumers,
     clean_run,
     compare,
@@ -29,7 +30,7 @@ from fault_kit import (
     wait_drained,
     wait_progress,
 )
-from stack_support import Servers
+from tests.support.stack import Servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_kit import Consumers, wait_ready
-from stack_support import Servers
 
-from shared.embedded import EmbeddedStack
+from tests.support.fault_kit import Consumers, wait_ready
+from tests.support.stack import Servers
+from tools.embedded import EmbeddedStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -71,8 +71,8 @@ def messages(prefix: str, n: int, at: datetime) -> list[dict[str, Any]]:
 
 
 def ruleset_update(version: int) -> dict[str, Any]:
-    from services.moderation.rules import default_ruleset, effective_rules
-    from services.ops.rules_apply import ruleset_event
+    from services.ingest.rules_client import ruleset_event
+    from shared.rules import default_ruleset, effective_rules
 
     rules = effective_rules(default_ruleset(), {"language": "en", "timezone": "UTC"})
     return ruleset_event(GROUP, version, rules.model_dump(mode="json"), "frozen-admin")

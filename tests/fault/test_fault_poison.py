@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fault_kit import (
+
+from tests.support.fault_kit import (
     Consumers,
     KeyedRecord,
     clean_run,
@@ -20,7 +21,7 @@ from fault_kit import (
     stream,
     wait_drained,
 )
-from stack_support import Servers
+from tests.support.stack import Servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

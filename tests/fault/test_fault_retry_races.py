@@ -26,7 +26,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fault_kit import (
+
+from shared.settings import Settings
+from tests.support.fault_kit import (
     Consumers,
     KeyedRecord,
     clean_run,
@@ -38,10 +40,8 @@ from fault_kit import (
     stream,
     wait_drained,
 )
-from stack_support import Servers
-
-from shared.devstack import wait_url_ready
-from shared.settings import Settings
+from tests.support.stack import Servers
+from tools.devstack import wait_url_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -334,7 +334,7 @@ async def test_with_the_store_down_ingest_replicas_rest_on_the_consumers_dedup(
     settings = servers.settings()
     consumers = Consumers.start(tmp_path / "run", settings)
     stack = consumers.stack
-    from shared.embedded import free_port
+    from tools.embedded import free_port
 
     stack.extra_env["MODSTREAM_MONGO_URL"] = f"mongodb://127.0.0.1:{free_port()}"
     urls = []

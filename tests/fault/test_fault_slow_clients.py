@@ -27,11 +27,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_kit import service_env, wait_ready
-from stack_support import Servers
 
-from shared.devstack import DevStack
-from shared.embedded import free_port
+from tests.support.fault_kit import service_env, wait_ready
+from tests.support.stack import Servers
+from tools.devstack import DevStack
+from tools.embedded import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(360)]
 

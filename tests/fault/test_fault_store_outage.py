@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_kit import (
+
+from tests.support.fault_kit import (
     Consumers,
     clean_replay,
     compare,
@@ -27,9 +28,8 @@ from fault_kit import (
     wait_drained,
     wait_ready,
 )
-from stack_support import Servers
-
-from shared.embedded import EmbeddedStack, free_port, stop
+from tests.support.stack import Servers
+from tools.embedded import EmbeddedStack, free_port, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from stack_support import start_dev_stack
 
-from services.ops.catchup import wait_caught_up
+from tests.support.stack import start_dev_stack
+from tools.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration
 

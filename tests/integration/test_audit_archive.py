@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from services.audit.archive import ARCHIVE, ArchiveConflict, ArchiveWriter, decision_body
-from services.audit.chain import record_id
-from services.audit.history import user_history
-from services.audit.replay import replay
 from services.audit.verify import verify_archive
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset
+from services.moderation.replay import replay
+from services.reporting.archive_writer import ArchiveConflict, ArchiveWriter
+from services.reporting.history import user_history
+from shared.archive import ARCHIVE, decision_body
+from shared.chain import record_id
 from shared.codec import event_from_dict, event_to_dict
 from shared.events import Decision, Event
 from shared.mongo import database, make_mongo
+from shared.rules import default_ruleset
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.audit.render import render_html, render_json, write_result
-from services.audit.replay import replay
 from services.moderation.app import build_engine
 from services.moderation.engine import PartitionState, decision_id
+from services.moderation.replay import replay
+from services.moderation.replay_render import render_html, render_json, write_result
 from shared.codec import decode_event, encode_decision
 from shared.events import Decision
 from shared.settings import Settings

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from stack_support import Servers
 
-from services.moderation.scenario import expected_decisions, scripted_history
-from services.ops.bench import encoded, produce_raw
-from services.ops.catchup import end_offsets, positions
-from services.simulator import simulate
 from shared.codec import encode_event
-from shared.devstack import DevStack
 from shared.kafka import log_end_offsets
 from shared.settings import Settings
 from shared.topics import ensure_topics
+from tests.support.scenario import expected_decisions, scripted_history
+from tests.support.stack import Servers
+from tools.bench import encoded, produce_raw
+from tools.catchup import end_offsets, positions
+from tools.devstack import DevStack
+from tools.simulator import simulate
 
 pytestmark = pytest.mark.integration
 

@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from stack_support import Servers
 
 from services.reporting import sink as sink_module
+from services.reporting.generations import ProjectionNames
 from services.reporting.sink import ProjectionSink
-from services.reporting.store import ProjectionNames
 from shared.codec import encode_decision, encode_event, event_from_dict
 from shared.events import Decision
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
+from tests.support.stack import Servers
 
 pytestmark = pytest.mark.integration
 

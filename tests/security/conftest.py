@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sec_support import (
+
+from tests.support.security import (
     GROUP_A,
     GROUP_B,
     SHARED_USER,
@@ -21,8 +22,7 @@ from sec_support import (
     sanction,
     start_stack,
 )
-
-from services.ops.catchup import wait_caught_up
+from tools.catchup import wait_caught_up
 
 
 def seed_events(group: str, prefix: str, keyword: str, users: list[str]) -> list[dict[str, Any]]:

@@ -24,7 +24,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sec_support import (
+from test_sec_webhooks import fixture, onebot_sig, slack_sig, telegram_sig
+
+from tests.support.security import (
     GROUP_A,
     ONEBOT_SECRET,
     SLACK_SECRET,
@@ -33,7 +35,6 @@ from sec_support import (
     message,
     start_stack,
 )
-from test_sec_webhooks import fixture, onebot_sig, slack_sig, telegram_sig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

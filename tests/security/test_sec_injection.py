@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from sec_support import (
+from test_sec_webhooks import fixture, onebot_sig, telegram_sig
+
+from tests.support.security import (
     A_MARKERS,
     B_MARKERS,
     GROUP_A,
@@ -26,7 +28,6 @@ from sec_support import (
     ruleset,
     start_stack,
 )
-from test_sec_webhooks import fixture, onebot_sig, telegram_sig
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sec_support import GROUP_A, PLATFORM_SECRETS, SecStack, message, sanction
 from test_sec_webhooks import SIGNERS, fresh_body
 
-from services.ops.catchup import wait_caught_up
+from tests.support.security import GROUP_A, PLATFORM_SECRETS, SecStack, message, sanction
+from tools.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sec_support import (
+
+from tests.support.security import (
     A_MARKERS,
     B_MARKERS,
     GROUP_A,

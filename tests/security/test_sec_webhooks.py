@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sec_support import ONEBOT_SECRET, SLACK_SECRET, TELEGRAM_SECRET, SecStack
 
 from services.ingest.platforms import verify
 from shared import tokens
+from tests.support.security import ONEBOT_SECRET, SLACK_SECRET, TELEGRAM_SECRET, SecStack
 
 pytestmark = pytest.mark.integration
 

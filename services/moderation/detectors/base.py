@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.moderation.normalise import MessageText
 from services.moderation.state import GroupState, PartitionState
 from shared.events import Attachment
+from shared.normalise import MessageText
 
 
 @dataclass(slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from services.moderation.detectors.base import Hit, MessageContext, make_hit
-from services.moderation.normalise import MessageText
-from services.moderation.rules import ContactsRule
+from shared.normalise import MessageText
+from shared.rules import ContactsRule
 
 _DIGIT_GAP = re.compile(r"(?<=\d)[\s\-.·_/]+(?=\d)")
 _QQ = re.compile(r"(?:qq|扣扣|企鹅|加q|q号)\s*(?:号|号码)?\s*[:：]?\s*(\d{5,11})(?!\d)")

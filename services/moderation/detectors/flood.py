@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from services.moderation.detectors.base import Hit, MessageContext, in_cooldown, make_hit
-from services.moderation.rules import FloodRule
+from shared.rules import FloodRule
 
 
 def count_since(times: list[float], at: float, window: float) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ahocorasick
 
 from services.moderation.detectors.base import Hit, MessageContext, make_hit
-from services.moderation.normalise import MessageText, is_wordish, normalise
-from services.moderation.rules import KeywordsRule
+from shared.normalise import MessageText, is_wordish, normalise
+from shared.rules import KeywordsRule
 
 _KEYWORD, _ALLOW = 0, 1
 # longest token of a spaced-out evasion ("f u ck" has tokens of 1, 1 and 2 letters)

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 
 from services.moderation.detectors.base import Hit, MessageContext, make_hit
-from services.moderation.normalise import MessageText
-from services.moderation.rules import LinksRule
+from shared.normalise import MessageText
+from shared.rules import LinksRule
 
 # Built-in, fixed patterns (stdlib re is fine: none can backtrack badly).
 _URL = re.compile(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.moderation.detectors.base import Hit, MessageContext, make_hit
-from services.moderation.rules import MentionsRule
+from shared.rules import MentionsRule
 
 
 class MentionsDetector:

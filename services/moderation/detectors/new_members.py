@@ -11,7 +11,7 @@ from services.moderation.detectors.base import Hit, MessageContext, in_cooldown,
 from services.moderation.detectors.contacts import find_contact
 from services.moderation.detectors.flood import count_since
 from services.moderation.detectors.links import first_link
-from services.moderation.rules import NewMembersRule
+from shared.rules import NewMembersRule
 
 
 class NewMembersDetector:

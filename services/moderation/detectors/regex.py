@@ -7,7 +7,7 @@ from __future__ import annotations
 import re2
 
 from services.moderation.detectors.base import Hit, MessageContext, make_hit
-from services.moderation.rules import RegexRule
+from shared.rules import RegexRule
 
 
 class RegexDetector:

@@ -13,7 +13,7 @@ import hashlib
 import re
 
 from services.moderation.detectors.base import Hit, MessageContext, in_cooldown, make_hit
-from services.moderation.rules import RepeatRule
+from shared.rules import RepeatRule
 
 _DIGITS = re.compile(r"\d+")
 

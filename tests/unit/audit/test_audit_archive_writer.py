@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.audit.archive import ArchiveWriter
-from services.audit.chain import verify_chain
+from services.reporting.archive_writer import ArchiveWriter
+from shared.chain import verify_chain
 
 GROUP = "onebot:42"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.audit.chain import GENESIS, link, record_hash, verify_chain
+from shared.chain import GENESIS, link, record_hash, verify_chain
 
 GROUP = "telegram:-100500"
 

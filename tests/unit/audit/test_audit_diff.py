@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.audit.diff import compare
+from services.moderation.replay_diff import compare
 from shared.events import Decision
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.audit.diff import compare
-from services.audit.replay import Pass, Replayer, in_period, whatif_engine
 from services.moderation.engine import Engine
-from services.moderation.rules import default_ruleset
+from services.moderation.replay import Pass, Replayer, in_period, whatif_engine
+from services.moderation.replay_diff import compare
 from shared.codec import event_from_dict
 from shared.events import Event
+from shared.rules import default_ruleset
 
 G = "telegram:-1009"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from services.ingest.platforms.verify import (
+from services.ingest.platforms.signatures import (
     SecretSet,
     SecretsMisconfigured,
     parse_secrets,

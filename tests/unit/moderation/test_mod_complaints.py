@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modhelp import Run, complaint, msg, only, resolved
+from tests.support.modhelp import Run, complaint, msg, only, resolved
 
 RULES = only(
     {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from modhelp import Run, msg, only
+
+from tests.support.modhelp import Run, msg, only
 
 RULES = only({"contacts": {"kind": "contacts"}})
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset
-from services.moderation.scenario import scripted_history
+from shared.rules import default_ruleset
+from tests.support.scenario import scripted_history
 
 
 def test_every_decision_names_the_zone_and_language_in_force() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modhelp import Run, actions, msg, only
+from tests.support.modhelp import Run, actions, msg, only
 
 FLOOD = only({"flood": {"kind": "flood", "max_messages": 3, "window": "10s"}})
 

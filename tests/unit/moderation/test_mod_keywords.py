@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from modhelp import Run, msg, only
 
-from services.moderation.normalise import MessageText, normalise
+from shared.normalise import MessageText, normalise
+from tests.support.modhelp import Run, msg, only
 
 RULES = only(
     {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modhelp import Run, msg, only, revoked, sanction
+from tests.support.modhelp import Run, msg, only, revoked, sanction
 
 KW = {
     "abuse": {"kind": "keywords", "keywords": ["badword"]},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modhelp import Run, actions, joined, left, msg, only
+from tests.support.modhelp import Run, actions, joined, left, msg, only
 
 NEW = only(
     {

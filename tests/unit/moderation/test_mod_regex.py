@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from modhelp import Run, msg, only
 
-from services.moderation.rules import RulesError, validate_rules
+from shared.rules import RulesError, validate_rules
+from tests.support.modhelp import Run, msg, only
 
 RULES = only({"scam": {"kind": "regex", "patterns": [r"free\s*nitro", r"(日赚|月入)\s*\d{3,}"]}})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modhelp import Run, actions, msg, only
+from tests.support.modhelp import Run, actions, msg, only
 
 REPEAT = only({"rep": {"kind": "repeat", "times": 3, "window": "10m", "min_length": 6}})
 

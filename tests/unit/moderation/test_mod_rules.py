@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from modhelp import Run, msg, rules_update
 
-from services.moderation.rules import (
+from shared.rules import (
     RulesError,
     default_ruleset,
     effective_rules,
@@ -15,6 +14,7 @@ from services.moderation.rules import (
     parse_rules_yaml,
     validate_rules,
 )
+from tests.support.modhelp import Run, msg, rules_update
 
 ROOT = Path(__file__).resolve().parents[3]
 

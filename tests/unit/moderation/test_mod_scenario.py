@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from modhelp import msg
 
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset
-from services.moderation.scenario import expected_decisions, scripted_history
 from shared.events import Decision
+from shared.rules import default_ruleset
+from tests.support.modhelp import msg
+from tests.support.scenario import expected_decisions, scripted_history
 
 
 def straight_through() -> list[Decision]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from modhelp import Run, joined, msg
-
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset
+from shared.rules import default_ruleset
+from tests.support.modhelp import Run, joined, msg
 
 
 def test_seen_ids_are_bounded() -> None:

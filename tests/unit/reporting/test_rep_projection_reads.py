@@ -16,20 +16,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from stack_support import Servers
 
 from services.reporting import queries
 from services.reporting.folds.common import message_kind, stable_hash, user_key_of
 from services.reporting.folds.operators import operator_of
+from services.reporting.generations import ProjectionNames
 from services.reporting.report import monthly_report
 from services.reporting.sink import ProjectionSink
-from services.reporting.store import ProjectionNames
-from services.reporting.writes_probe import derive_decisions
-from services.simulator import simulate
 from shared.codec import encode_decision, encode_event, event_from_dict
 from shared.events import Decision, Event
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
+from tests.support.stack import Servers
+from tools.simulator import simulate
+from tools.writes_probe import derive_decisions
 
 pytestmark = pytest.mark.integration
 

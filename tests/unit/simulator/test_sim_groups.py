@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.simulator import community_groups, group_settings
+from tools.simulator import community_groups, group_settings
 
 
 def test_default_community_mixes_platforms_languages_and_time_zones() -> None:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import opencc
 import pytest
 
-from services.simulator import (
+from tools.simulator import (
     BANNED_KEYWORDS_EN,
     BANNED_KEYWORDS_ZH,
     BLOCKED_DOMAINS,
@@ -20,7 +20,7 @@ from services.simulator import (
     community_groups,
     simulate,
 )
-from services.simulator.texts import ALLOWED_DOMAINS
+from tools.simulator.corpus import ALLOWED_DOMAINS
 
 START = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 CONTACT = re.compile(

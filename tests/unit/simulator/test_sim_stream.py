@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.simulator import community_groups, simulate, span_days
 from shared.codec import CURRENT_VERSIONS, event_from_dict
+from tools.simulator import community_groups, simulate, span_days
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

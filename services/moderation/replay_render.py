@@ -9,8 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.audit.diff import Change, Comparison
-from services.audit.replay import ReplayResult
+from services.moderation.replay import ReplayResult
+from services.moderation.replay_diff import Change, Comparison
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

@@ -21,16 +21,16 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.ops.catchup import Positions, end_offsets, positions
-from services.ops.demo import demo_rule_sets
-from services.ops.rules_apply import ruleset_event
-from services.simulator import simulate
+from services.ingest.rules_client import ruleset_event
 from shared.codec import encode_event, event_from_dict
-from shared.devstack import DevStack, wait_url_ready
-from shared.embedded import free_port, kill
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 from shared.topics import ensure_topics
+from tools.catchup import Positions, end_offsets, positions
+from tools.demo import demo_rule_sets
+from tools.devstack import DevStack, wait_url_ready
+from tools.embedded import free_port, kill
+from tools.simulator import simulate
 
 STREAM_START = datetime(2026, 9, 1, tzinfo=UTC)
 KeyedRecord = tuple[bytes, bytes]
@@ -371,7 +371,7 @@ async def wait_drained(settings: Settings, timeout: float = 300.0) -> Positions:
         await asyncio.sleep(1.0)
 
 
-wait_ready = wait_url_ready  # the one readiness poll (shared/devstack.py)
+wait_ready = wait_url_ready  # the one readiness poll (tools/devstack.py)
 
 
 def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import RuleSet, default_ruleset, effective_rules
 from shared.events import (
     Attachment,
     ComplaintFiled,
@@ -27,6 +26,7 @@ from shared.events import (
     SanctionRevoked,
     SanctionRevokedEvent,
 )
+from shared.rules import RuleSet, default_ruleset, effective_rules
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GROUP = "-1001"

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.moderation.normalise import normalise
+from shared.normalise import normalise
 
 # --------------------------------------------------------------------------- errors
 

@@ -14,8 +14,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.audit.archive import ARCHIVE
-from services.audit.chain import record_id
+from shared.archive import ARCHIVE
+from shared.chain import record_id
 
 # Event types that concern a user beyond their own messages.
 _TRAIL_TYPES = ["complaint.filed", "sanction.applied"]

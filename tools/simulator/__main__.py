@@ -1,4 +1,4 @@
-"""`python -m services.simulator`: print a sample community as JSON lines, or just its stats.
+"""`python -m tools.simulator`: print a sample community as JSON lines, or just its stats.
 
 Handy for eyeballing the demo data and for measuring generation speed without a broker.
 """
@@ -12,11 +12,11 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from services.simulator.community import simulate
+from tools.simulator.community import simulate
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.simulator")
+    parser = argparse.ArgumentParser(prog="python -m tools.simulator")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--events", type=int, default=1_000)
     parser.add_argument("--start", default="2026-01-01T00:00:00Z", help="RFC 3339, UTC")

@@ -16,17 +16,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from services.ops.catchup import positions, wait_caught_up
-from services.ops.rules_apply import ruleset_event
-from services.simulator import (
+from services.ingest.rules_client import ruleset_event
+from shared.settings import Settings
+from tools.catchup import positions, wait_caught_up
+from tools.devstack import DevStack
+from tools.simulator import (
     BANNED_KEYWORDS_EN,
     BANNED_KEYWORDS_ZH,
     community_groups,
     group_settings,
     simulate,
 )
-from shared.devstack import DevStack
-from shared.settings import Settings
 
 DEMO_START = datetime(2026, 9, 1, tzinfo=UTC)
 DEFAULT_EVENTS = 50_000
@@ -35,7 +35,7 @@ BATCH = 500
 
 def demo_rule_sets(seed: int) -> dict[str, dict[str, Any]]:
     """Each simulated group's rules: the default, its language and clock, the banned words."""
-    from services.moderation.rules import (
+    from shared.rules import (
         deep_merge,
         default_ruleset,
         effective_rules,

@@ -29,14 +29,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from services.ops.catchup import positions
-from services.ops.demo import batches
-from services.simulator.community import simulate
-from shared.devstack import DevStack
-from shared.embedded import EmbeddedStack, free_port
 from shared.kafka import log_end_offsets
 from shared.settings import Settings
 from shared.topics import ensure_topics
+from tools.catchup import positions
+from tools.demo import batches
+from tools.devstack import DevStack
+from tools.embedded import EmbeddedStack, free_port
+from tools.simulator.community import simulate
 
 BENCH_START = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -571,7 +571,7 @@ async def bench_rebuild(run: BenchRun) -> None:
         )
     )
     try:
-        from services.audit.replay import replay
+        from services.moderation.replay import replay
     except ImportError:
         return
     t0 = time.perf_counter()

@@ -21,8 +21,8 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.simulator import texts as tx
 from shared.codec import CURRENT_VERSIONS
+from tools.simulator import corpus as tx
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

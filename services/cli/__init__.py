@@ -91,7 +91,7 @@ def dev(
     ] = 1,
 ) -> None:
     """Embedded broker + store + all services; Ctrl-C or SIGTERM stops everything."""
-    from shared.devstack import DevStack
+    from tools.devstack import DevStack
 
     stack = DevStack.from_settings(workdir, get_settings(), moderation_instances)
     # Stop children on TERM even while starting up.
@@ -117,7 +117,7 @@ def demo(
     workdir: Annotated[Path, typer.Option()] = Path(".modstream/demo"),
 ) -> None:
     """The dev stack + a simulated community, then a summary read over the reporting API."""
-    from services.ops.demo import run_demo
+    from tools.demo import run_demo
 
     signal.signal(signal.SIGTERM, _interrupt)
     run_demo(
@@ -134,7 +134,7 @@ def demo(
 @rules_app.command("check")
 def rules_check(file: Path) -> None:
     """Validate a rule-set file; errors name the line and field."""
-    from services.ops.rules_apply import check_file
+    from services.ingest.rules_client import check_file
 
     try:
         groups = check_file(file)
@@ -153,7 +153,7 @@ def rules_apply(
     ] = None,
 ) -> None:
     """Publish `ruleset.updated` for every group in FILE through ingest (admin token)."""
-    from services.ops.rules_apply import apply_file
+    from services.ingest.rules_client import apply_file
 
     settings = get_settings()
     try:
@@ -173,7 +173,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="write to this file")] = None,
 ) -> None:
     """The monthly operations report (运营报告) of a group, read from the projections."""
-    from services.ops.report_cli import write_report
+    from services.reporting.report_file import write_report
 
     try:
         text = asyncio.run(write_report(get_settings(), group, month, fmt))
@@ -248,14 +248,14 @@ def bench(
     stage: Annotated[list[str] | None, typer.Option(help="only these stages")] = None,
 ) -> None:
     """Every stage beside its raw baseline, in one run; writes docs/benchmarks.md."""
-    from services.ops.bench import run_bench
+    from tools.bench import run_bench
 
     signal.signal(signal.SIGTERM, _interrupt)  # stop what it started, as on Ctrl-C
     run_bench(console, quick, out, stage)
 
 
 def _register_audit() -> None:
-    from services.audit.cli import register
+    from services.cli.audit import register
 
     register(app, audit_app)
 
@@ -265,7 +265,3 @@ _register_audit()
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from shared.embedded import EmbeddedStack, free_port, spawn, stop, wait_for_port
 from shared.settings import Settings
+from tools.embedded import EmbeddedStack, free_port, spawn, stop, wait_for_port
 
 SERVICES = ("ingest", "moderation", "reporting")
 ROLES = ("admin", "operator", "auditor", "platform")

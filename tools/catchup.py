@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 
 from services.moderation.snapshots import COLLECTION as SNAPSHOTS
+from services.reporting.generations import CHECKPOINTS, PROJECTIONS, ProjectionNames
 from services.reporting.sink import checkpoint_id
-from services.reporting.store import CHECKPOINTS, PROJECTIONS, ProjectionNames
 from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.settings import Settings

@@ -30,14 +30,14 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from services.audit.archive import ARCHIVE
-from services.audit.diff import Comparison, compare
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset, effective_rules, load_ruleset_file
+from services.moderation.replay_diff import Comparison, compare
+from shared.archive import ARCHIVE
 from shared.codec import RecordRejected, decode_decision, decode_event, event_from_dict
 from shared.events import Decision, Event, RulesetUpdatedEvent
 from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
+from shared.rules import default_ruleset, effective_rules, load_ruleset_file
 from shared.settings import Settings
 
 WHATIF_VERSION = 1

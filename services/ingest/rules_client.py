@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from services.moderation.rules import (
+from shared.rules import (
     default_ruleset,
     effective_rules,
     load_ruleset_file,

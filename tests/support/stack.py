@@ -47,7 +47,7 @@ class Servers:
 
 def start_dev_stack(servers: Servers, workdir: Path, moderation: int = 1, **overrides: object):  # type: ignore[no-untyped-def]
     """All three services as real OS processes on the session's servers."""
-    from shared.devstack import DevStack
+    from tools.devstack import DevStack
 
     settings = servers.settings(**overrides)
     stack = DevStack(

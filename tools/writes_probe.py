@@ -1,8 +1,8 @@
 """How many MongoDB writes the folds cost per 1,000 records on the demo mix.
 
-`uv run python -m services.reporting.writes_probe [--seed N] [--events N] [--sizes 400,2000]`
+`uv run python -m tools.writes_probe [--seed N] [--events N] [--sizes 400,2000]`
 
-Folds the simulated community (services.simulator) per partition batch exactly as the
+Folds the simulated community (tools.simulator) per partition batch exactly as the
 sink does (events, then the decisions moderation derives from them, each decision once)
 and counts the documents each batch touches: one UpdateOne per touched document and one
 per insert-once document, which is what the sink sends. The sink's own bookkeeping
@@ -23,10 +23,10 @@ from services.moderation.app import build_engine
 from services.moderation.state import PartitionState
 from services.reporting.folds import fold_decision, fold_event
 from services.reporting.folds.base import Batch, GroupDirectory
-from services.simulator import simulate
 from shared.codec import event_from_dict
 from shared.events import Decision, Event
 from shared.settings import Settings
+from tools.simulator import simulate
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 

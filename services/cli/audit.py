@@ -96,9 +96,9 @@ def replay_command(
     happened); every recorded decision should be reproduced with the same id. With
     --rules FILE: what those rules would have decided instead. Changes nothing live.
     """
-    from services.audit.render import write_result
-    from services.audit.replay import ReplayError, replay
-    from services.moderation.rules import RulesError
+    from services.moderation.replay import ReplayError, replay
+    from services.moderation.replay_render import write_result
+    from shared.rules import RulesError
 
     start, end = parse_when(frm, "--from"), parse_when(to, "--to")
     try:
@@ -163,7 +163,7 @@ def user_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the trail as JSON")] = False,
 ) -> None:
     """The audit trail of one user: flagged messages, decisions, sanctions, complaints."""
-    from services.audit.history import user_history
+    from services.reporting.history import user_history
     from shared.mongo import database, make_mongo
 
     async def run() -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """A deterministic sample community: what `make demo`, end-to-end tests and benchmarks stream."""
 
-from services.simulator.community import (
+from tools.simulator.community import (
     SimGroup,
     community_groups,
     group_settings,
     simulate,
     span_days,
 )
-from services.simulator.texts import (
+from tools.simulator.corpus import (
     ALLOWED_DOMAINS,
     BANNED_KEYWORDS_EN,
     BANNED_KEYWORDS_ZH,

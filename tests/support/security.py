@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from services.ops.catchup import end_offsets
-from shared.devstack import DevStack, wait_url_ready
-from shared.embedded import free_port
 from shared.settings import Settings
+from tools.catchup import end_offsets
+from tools.devstack import DevStack, wait_url_ready
+from tools.embedded import free_port
 
 GROUP_A = "telegram:-100111"
 GROUP_B = "telegram:-100222"
@@ -155,7 +155,7 @@ def start_stack(
     return SecStack(stack, settings, tokens)
 
 
-wait_ready = wait_url_ready  # the one readiness poll (shared/devstack.py)
+wait_ready = wait_url_ready  # the one readiness poll (tools/devstack.py)
 
 
 def event(
@@ -202,7 +202,7 @@ def sanction(
 
 
 def whole_rules(keywords: list[str]) -> dict[str, Any]:
-    from services.moderation.rules import default_ruleset, effective_rules
+    from shared.rules import default_ruleset, effective_rules
 
     override = {
         "language": "en",

@@ -1,7 +1,7 @@
 """Micro-benchmark of the pure engine: 100k synthetic demo-like events through Engine.apply.
 
 Not a test (no timed assertions anywhere): run it and read the figure.
-    uv run python -m services.moderation.microbench [--events N] [--groups G]
+    uv run python -m tools.microbench [--events N] [--groups G]
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from services.moderation.engine import Engine, PartitionState
-from services.moderation.rules import default_ruleset
 from shared.events import (
     Attachment,
     ComplaintFiled,
@@ -22,6 +21,7 @@ from shared.events import (
     MessagePosted,
     MessagePostedEvent,
 )
+from shared.rules import default_ruleset
 
 _CLEAN = [
     "大家好，今天的分享会几点开始？",
