@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Platform = Literal["onebot", "telegram", "discord", "slack", "api"]
+from shared.keys import WEBHOOK_PLATFORMS, Platform, group_key
+
 Role = Literal["platform", "operator", "admin", "auditor"]
 SanctionAction = Literal["warn", "remove_message", "mute", "kick", "ban"]
 DecisionAction = Literal["warn", "remove_message", "mute", "kick", "ban", "escalate"]
@@ -52,9 +53,9 @@ def _utc(value: datetime) -> datetime:
 # The platforms whose webhooks ingest maps. Their event ids are derived from platform ids
 # (`telegram:{chat}:msg:{id}`), so they are predictable: such an id is valid only on an
 # event of that platform and group, or one group could claim another group's next id.
-WEBHOOK_PLATFORMS: tuple[str, ...] = ("onebot", "telegram", "discord", "slack")
 # Where the group id sits in a platform-derived id (onebot ids lead with the bot's id).
 _ID_GROUP_PART = {"onebot": 3, "telegram": 1, "discord": 1, "slack": 1}
+assert set(_ID_GROUP_PART) == set(WEBHOOK_PLATFORMS)
 
 
 def foreign_platform_id(event_id: str, platform: str, group_id: str) -> str | None:
@@ -189,11 +190,11 @@ class _Envelope(_Strict):
 
     @property
     def group_key(self) -> str:
-        return f"{self.platform}:{self.group_id}"
+        return group_key(self.platform, self.group_id)
 
     @property
     def user_key(self) -> str:
-        return f"{self.platform}:{self.user_id}"
+        return group_key(self.platform, self.user_id)
 
 
 class MessagePostedEvent(_Envelope):

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.keys import is_key
 from shared.normalise import normalise
 
 # --------------------------------------------------------------------------- errors
@@ -144,7 +145,7 @@ def load_ruleset_file(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict
     out: dict[str, dict[str, Any]] = {}
     for key, override in groups.items():
         line = _key_lines(groups).get(key)
-        if not _GROUP_KEY.match(key):
+        if not is_key(key):
             problems.append((line, f"groups.{key}", "a group key reads platform:group_id"))
             continue
         if not isinstance(override, dict):
@@ -158,9 +159,6 @@ def load_ruleset_file(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict
     if problems:
         raise RulesError(source, problems)
     return out, default
-
-
-_GROUP_KEY = re.compile(r"^(onebot|telegram|discord|slack|api):\S+$")
 
 
 def _key_lines(value: Any) -> dict[str, int]:

@@ -25,9 +25,10 @@ from services.ingest.platforms.signatures import (
 )
 from shared.events import Event
 from shared.http_server import JSONRejected, parse_json
+from shared.keys import WEBHOOK_PLATFORMS
 from shared.settings import Settings
 
-PLATFORMS = ("onebot", "telegram", "discord", "slack")
+PLATFORMS = WEBHOOK_PLATFORMS
 
 Status = Literal["ok", "ignored", "unauthorized", "bad_request", "unmappable"]
 
