@@ -5,11 +5,12 @@ UV := $(if $(UV_SYSTEM),$(UV_SYSTEM),.bootstrap/bin/uv)
 EVENTS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help demo dev test test-fast lint bench bench-quick clean
+.PHONY: help demo dev test test-fast test-slow lint bench bench-quick clean
 
 help:
 	@echo "make demo [EVENTS=N]  embedded stack + all services + a simulated community"
-	@echo "make test             the whole suite (unit, integration, end-to-end, fault)"
+	@echo "make test             the whole suite (unit, integration, end-to-end, fault) but the slow tests"
+	@echo "make test-slow        only the slow tests (the quick bench as a smoke test, ~20 min)"
 	@echo "make lint             ruff + mypy"
 	@echo "make bench            benchmarks -> docs/benchmarks.md"
 
@@ -32,6 +33,10 @@ test: .venv/.synced
 
 test-fast: .venv/.synced
 	$(UV) run pytest -q -m "not integration" $(PYTEST_ARGS)
+
+# The tests marked `slow`, which `make test` skips (pyproject.toml addopts).
+test-slow: .venv/.synced
+	$(UV) run pytest -q -p no:cacheprovider -m slow $(PYTEST_ARGS)
 
 lint: .venv/.synced
 	$(UV) run ruff check .

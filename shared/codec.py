@@ -181,7 +181,3 @@ def decode_decision(data: bytes) -> Decision:
 
 def encode_decision(decision: Decision) -> bytes:
     return decision.model_dump_json(exclude_none=True).encode()
-
-
-def group_key_bytes(event: Event) -> bytes:
-    return event.group_key.encode()

@@ -26,12 +26,20 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pymongo.errors import PyMongoError
 
+from shared.backoff import Backoff
 from shared.kafka import make_consumer
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, CONSUMER_OFFSET, EVENTS_PROCESSED
 from shared.settings import Settings
 
+# Processed positions are committed to Kafka (lag monitors, KEDA, tools/catchup.py) at
+# most this often while records flow...
 COMMIT_HINT_EVERY_S = 2.0
+# ...and, once a poll comes back empty, at most this often: the last position of a stream
+# that went quiet is committed within about this long (plus one poll).
+COMMIT_IDLE_EVERY_S = 0.5
+# A commit that takes longer (the broker is away) is given up; the next one will do.
+COMMIT_TIMEOUT_S = 5.0
 # How often a record may fail before it is dead-lettered and passed.
 POISON_TRIES = 3
 Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -119,6 +127,8 @@ class ConsumerRunner:
         # seek: processing them would skip from the checkpoint to the hint.
         self.ready: set[TopicPartition] = set()
         self._last_commit = 0.0
+        # What this instance last committed per partition (only changes are committed).
+        self._committed: dict[TopicPartition, int] = {}
         # (partition, offset) -> failures of that record; unattributed failures in a row
         self._record_failures: dict[tuple[TopicPartition, int], int] = {}
         self._unattributed = 0
@@ -134,13 +144,15 @@ class ConsumerRunner:
             offset = offsets.get(tp, 0)
             self.consumer.seek(tp, offset)
             self.positions[tp] = offset
+            # Another instance may have committed since: commit this position anew.
+            self._committed.pop(tp, None)
         self.ready.update(tps)
         self.log.info(
             "partitions assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in tps)
         )
 
     async def _start_consumer(self) -> AIOKafkaConsumer:
-        backoff = 0.5
+        backoff = Backoff()
         while not self.stopping.is_set():
             consumer = make_consumer(
                 self.settings, group_id=self.group_id, client_id=f"modstream-{self.service}"
@@ -150,18 +162,17 @@ class ConsumerRunner:
                 return consumer
             except Exception as err:
                 self.log.warning(
-                    "broker not reachable, retrying", error=str(err), backoff_s=backoff
+                    "broker not reachable, retrying", error=str(err), backoff_s=backoff.delay
                 )
                 with contextlib.suppress(Exception):
                     await consumer.stop()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await backoff.sleep()
         raise asyncio.CancelledError
 
     async def run(self) -> None:
         self.consumer = await self._start_consumer()
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
-        backoff = 0.5
+        backoff = Backoff()
         lag_task = asyncio.create_task(self._report_lag())
         try:
             while not self.stopping.is_set():
@@ -172,12 +183,13 @@ class ConsumerRunner:
                 if not records:
                     if not await self._guarded(self.worker.idle()):
                         await self._rewind()
+                    await self._commit_hint(COMMIT_IDLE_EVERY_S)  # the last batch's position
                     continue
                 if self.careful:
                     records = self._one_record(records)
                 failure = await self._attempt(self.worker.process(records))
                 if failure is None:
-                    backoff = 0.5
+                    backoff.reset()
                     n = sum(len(v) for v in records.values())
                     self.processed += n
                     EVENTS_PROCESSED.labels(self.service).inc(n)
@@ -190,36 +202,55 @@ class ConsumerRunner:
                             self.careful = False  # whatever failed did not come back
                     else:
                         self._unattributed = 0
-                    await self._commit_hint()
+                    await self._commit_hint(COMMIT_HINT_EVERY_S)
                     continue
                 if not is_transient(failure) and await self._blame(failure, records, polled):
-                    backoff = 0.5
+                    backoff.reset()
                     continue
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await backoff.sleep()
                 await self._rewind()
         finally:
             lag_task.cancel()
+            if self.stopping.is_set():  # a clean stop leaves its last position committed
+                await self._commit_hint(0.0, timeout_s=2.0)
             with contextlib.suppress(Exception):
                 await self.worker.revoked(set(self.consumer.assignment()))
             await self.consumer.stop()
 
-    async def _commit_hint(self) -> None:
-        """Commit processed positions to Kafka for lag monitoring (KEDA, kafka tools) only:
-        resuming always comes from the worker's own checkpoints."""
+    async def _commit_hint(self, every_s: float, timeout_s: float = COMMIT_TIMEOUT_S) -> None:
+        """Commit processed positions to Kafka for lag monitoring (KEDA, kafka tools,
+        tools/catchup.py) only: resuming always comes from the worker's own checkpoints.
+
+        Called after every processed batch (`every_s` COMMIT_HINT_EVERY_S) and every idle
+        poll (COMMIT_IDLE_EVERY_S); commits the positions that changed since this instance
+        last committed them, unless the last commit is younger than `every_s`. A position
+        is one the worker has finished (process() returned: moderation's decisions
+        acknowledged, reporting's checkpoint transaction committed)."""
         if self.group_id is None or self.consumer is None:
             return
+        try:
+            owned = set(self.consumer.assignment())
+        except Exception:  # not subscribed (any more)
+            return
+        offsets = {
+            tp: off
+            for tp, off in self.positions.items()
+            if tp in owned and self._committed.get(tp) != off
+        }
+        if not offsets:
+            return
         now = time.monotonic()
-        if now - self._last_commit < COMMIT_HINT_EVERY_S:
+        if now - self._last_commit < every_s:
             return
         self._last_commit = now
-        owned = set(self.consumer.assignment())
-        offsets = {tp: off for tp, off in self.positions.items() if tp in owned}
-        if offsets:
-            try:
-                await self.consumer.commit(offsets)
-            except Exception as err:  # a rebalance in progress; the next one will do
-                self.log.debug("offset hint not committed", error=str(err))
+        try:
+            await asyncio.wait_for(self.consumer.commit(offsets), timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a rebalance in progress, the broker away: next time
+            self.log.debug("offset hint not committed", error=repr(err))
+            return
+        self._committed.update(offsets)
 
     def _one_record(self, records: Records) -> Records:
         """Careful mode: only the first record of the first partition, so a failure is
@@ -305,13 +336,12 @@ class ConsumerRunner:
         """Seek every owned partition back to the worker's checkpoint, retrying until the
         checkpoints can be read again (e.g. the store is back)."""
         assert self.consumer is not None
-        backoff = 0.5
+        backoff = Backoff()
         while not self.stopping.is_set():
             owned = set(self.consumer.assignment())
             if not owned or await self._guarded(self.seek_to_worker(owned)):
                 return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            await backoff.sleep()
 
     async def _report_lag(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The event contracts of design.md: the envelope, every event type, and decisions.
+"""The event contracts: the envelope, every event type, and decisions.
 
 These models are the only definition of the stream's shapes; services import them from
 here and never re-declare a field.

@@ -1,10 +1,14 @@
-"""Kafka plumbing: one FastStream broker factory for every producer, consumer factory."""
+"""Kafka plumbing: one FastStream broker factory for every producer, consumer factory, the
+true end offsets, a consumer group's committed offsets, and reading a topic to its end."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from shared.settings import Settings
@@ -72,5 +76,88 @@ async def log_end_offsets(
                 break
             await consumer.getmany(timeout_ms=100, max_records=1)
         return {tp: max(listed[tp], consumer.highwater(tp) or 0) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(
+    bootstrap: str, groups: Mapping[str, Iterable[TopicPartition]]
+) -> dict[str, dict[TopicPartition, int]]:
+    """The offsets each consumer group has committed for these partitions (0 where it has
+    committed none): what lag monitors and KEDA read. Partitions are always named, as
+    Tansu cannot answer an OffsetFetch for all of a group's partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="modstream-offsets")
+    await admin.start()
+    try:
+        out: dict[str, dict[TopicPartition, int]] = {}
+        for group, tps in groups.items():
+            wanted = list(tps)
+            got = await admin.list_consumer_group_offsets(group, partitions=wanted)
+            out[group] = {tp: max(got[tp].offset, 0) if tp in got else 0 for tp in wanted}
+        return out
+    finally:
+        await admin.close()
+
+
+def _bootstrap(settings_or_bootstrap: Settings | str) -> str:
+    if isinstance(settings_or_bootstrap, Settings):
+        return settings_or_bootstrap.kafka_bootstrap
+    return settings_or_bootstrap
+
+
+async def read_to_end(
+    settings_or_bootstrap: Settings | str,
+    topic: str,
+    *,
+    since: Mapping[int, int] | None = None,
+    timeout: float = 120.0,
+    max_records: int = 10_000,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic from `since` (partition -> offset; 0 where not given) up to
+    the true end offsets of the moment (`log_end_offsets`), partition by partition, each in
+    offset order. Records written after the ends were taken are left out."""
+    bootstrap = _bootstrap(settings_or_bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata of every topic, so the partitions are known
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions and isinstance(settings_or_bootstrap, Settings):
+            partitions = set(range(settings_or_bootstrap.partitions))
+        if not partitions:
+            return []
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = await log_end_offsets(bootstrap, tps)
+        starts = {tp: min((since or {}).get(tp.partition, 0), ends[tp]) for tp in tps}
+        pending = [tp for tp in tps if starts[tp] < ends[tp]]
+        out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {tp: [] for tp in tps}
+        if not pending:
+            return []
+        consumer.assign(pending)
+        for tp in pending:
+            consumer.seek(tp, starts[tp])
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                left = {tp.partition: ends[tp] for tp in pending}
+                raise TimeoutError(f"{topic}: could not read up to {left} in {timeout:.0f}s")
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=max_records)
+            for tp, records in batch.items():
+                out[tp].extend(r for r in records if r.offset < ends[tp])
+            still = []
+            for tp in pending:
+                if await consumer.position(tp) < ends[tp]:
+                    still.append(tp)
+                else:
+                    consumer.pause(tp)
+            pending = still
+        return [r for tp in tps for r in out[tp]]
     finally:
         await consumer.stop()

@@ -70,10 +70,6 @@ LIGHT_TABLE = _Table(_light_char)
 BASE_TABLE = _Table(_base_char)
 
 
-def light_view(text: str) -> str:
-    return text.translate(LIGHT_TABLE)
-
-
 def _collapse(s: str) -> str:
     return " ".join(s.split())
 
@@ -81,11 +77,6 @@ def _collapse(s: str) -> str:
 def normalise(text: str) -> str:
     """The base view of a text: what keywords are written in after normalisation."""
     return _collapse(text.translate(BASE_TABLE))
-
-
-def squeeze(text: str) -> str:
-    """The squeezed view of an already normalised text."""
-    return text.replace(" ", "")
 
 
 def is_wordish(ch: str) -> bool:

@@ -136,12 +136,11 @@ def load_ruleset_file(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict
         raise RulesError(source, [(_key_lines(raw).get("default"), "default", "must be a mapping")])
     if not isinstance(groups, dict):
         raise RulesError(source, [(_key_lines(raw).get("groups"), "groups", "must be a mapping")])
-    base: RuleSet = default_ruleset()
-    if default is not None:
-        try:
-            base = effective_rules(base, default, source=source, prefix="default")
-        except RulesError as err:
-            problems.extend(err.problems)
+    base = default_ruleset()
+    try:
+        base = effective_default(default, source=source, prefix="default")
+    except RulesError as err:
+        problems.extend(err.problems)
     out: dict[str, dict[str, Any]] = {}
     for key, override in groups.items():
         line = _key_lines(groups).get(key)
@@ -606,3 +605,14 @@ def default_ruleset() -> RuleSet:
     if _DEFAULT is None:
         _DEFAULT = validate_rules(DEFAULT_RULES, "<built-in default>")
     return _DEFAULT
+
+
+def effective_default(
+    overrides: dict[str, Any] | None, source: str = "<rules>", prefix: str = ""
+) -> RuleSet:
+    """The default groups inherit: a rules file's `default:` overrides (as
+    `load_ruleset_file` returns them) deep-merged over the built-in default; with none
+    (or an empty mapping), the built-in default itself."""
+    if not overrides:
+        return default_ruleset()
+    return effective_rules(default_ruleset(), overrides, source, prefix)

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODSTREAM_", extra="ignore")
 
-    # Contract names from design.md
+    # The settings every deployment names (README, configuration)
     kafka_bootstrap: str = "localhost:9092"
     mongo_url: str = "mongodb://localhost:27017"
     mongo_db: str = "modstream"

@@ -29,12 +29,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from shared.kafka import log_end_offsets
+from shared.kafka import read_to_end
 from shared.settings import Settings
 from shared.topics import ensure_topics
 from tools.catchup import positions
 from tools.demo import batches
-from tools.devstack import DevStack
+from tools.devstack import DevStack, wait_url_ready
 from tools.embedded import EmbeddedStack, free_port
 from tools.simulator.community import simulate
 
@@ -102,20 +102,16 @@ class BenchRun:
             "MODSTREAM_LOG_LEVEL": "INFO",
         }
 
-    def stack(
-        self, s: Settings, name: str, moderation: int = 0, clock_snapshots: bool = False
-    ) -> DevStack:
-        env = self.env(s)
-        if clock_snapshots:
-            # Throughput runs: an idle snapshot marks "done" for the clock within 0.2 s
-            # (under load snapshots come every SNAPSHOT_EVERY_EVENTS as usual).
-            env["MODSTREAM_SNAPSHOT_EVERY_SECONDS"] = "0.2"
+    def stack(self, s: Settings, name: str, moderation: int = 0) -> DevStack:
+        # The clocks stop on the consumer groups' committed offsets (tools/catchup.py): a
+        # consumer commits its last position within COMMIT_IDLE_EVERY_S (0.5 s) of going
+        # idle (shared/consumer.py).
         stack = DevStack(
             self.workdir / name,
             kafka_bootstrap=self.kafka_bootstrap,
             mongo_url=self.mongo_url,
             moderation_instances=moderation,
-            extra_env=env,
+            extra_env=self.env(s),
         )
         # A fresh folder per stage: logs are appended, and a stage reads its own log lines.
         shutil.rmtree(stack.workdir, ignore_errors=True)
@@ -262,11 +258,11 @@ async def bench_moderation(run: BenchRun, records: list[tuple[bytes, bytes]]) ->
     for procs in (1, 2):
         s = run.settings()
         await ensure_topics(s)
-        stack = run.stack(s, f"moderation{procs}", clock_snapshots=True)
+        stack = run.stack(s, f"moderation{procs}")
         started = [stack.start_service("moderation", f"moderation-{i}") for i in range(procs)]
         try:
             # Time the processing, not the start-up: wait until every instance owns its
-            # partitions, then produce and clock until the last snapshot reflects the end.
+            # partitions, then produce and clock until the group's commits reach the end.
             await wait_until(partial(_logged, stack, "partitions assigned", procs), 120)
             await asyncio.sleep(2 if procs > 1 else 0.5)  # let the group settle
             t0 = time.perf_counter()
@@ -346,24 +342,9 @@ async def raw_consume_produce(s: Settings, total: int) -> float:
 
 
 async def decision_ids(s: Settings) -> set[str]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=s.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(s.decisions_topic, p) for p in range(s.partitions)]
-        consumer.assign(tps)
-        ends = await log_end_offsets(s.kafka_bootstrap, tps)
-        ids: set[str] = set()
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            for recs in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
-                ids.update(json.loads(r.value)["decision_id"] for r in recs)
-        return ids
-    finally:
-        await consumer.stop()
+    return {
+        json.loads(r.value or b"{}")["decision_id"] for r in await read_to_end(s, s.decisions_topic)
+    }
 
 
 async def bench_reporting(run: BenchRun, records: list[tuple[bytes, bytes]]) -> None:
@@ -374,7 +355,7 @@ async def bench_reporting(run: BenchRun, records: list[tuple[bytes, bytes]]) -> 
     await ensure_topics(s)
     await produce_raw(s, s.events_topic, records)
     # Decisions too, so the fold sees the demo mix: run moderation to completion first.
-    stack = run.stack(s, "reporting", moderation=1, clock_snapshots=True)
+    stack = run.stack(s, "reporting", moderation=1)
     stack.start_service("moderation", "moderation-1")
     try:
         await wait_until(lambda: _moderation_done(s, len(records)), 900)
@@ -606,16 +587,8 @@ async def _reporting_done(s: Settings) -> bool:
 
 
 async def _ready(url: str, timeout: float = 60) -> None:
-    async with httpx.AsyncClient(timeout=5) as client:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
+    """The one readiness poll (tools/devstack.py), off the event loop."""
+    await asyncio.to_thread(wait_url_ready, url, timeout)
 
 
 async def _metric(url: str, name: str) -> float:

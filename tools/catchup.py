@@ -1,5 +1,12 @@
-"""How far behind each consumer is, read from the consumers' own truth (their checkpoints
-and snapshots in MongoDB) against the log end offsets."""
+"""How far behind each consumer is, through the public surface lag monitors and KEDA read:
+the consumer groups' committed offsets in Kafka against the true log end offsets.
+
+No service's private collections are read. The consumer loop (`shared/consumer.py`)
+commits a partition's position only after its batch is done (moderation: every decision
+acknowledged; reporting: the checkpoint transaction committed), and commits the last
+position within about two seconds even when the stream goes quiet, so "committed at the
+end" means "processed to the end".
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from services.moderation.snapshots import COLLECTION as SNAPSHOTS
-from services.reporting.generations import CHECKPOINTS, PROJECTIONS, ProjectionNames
-from services.reporting.sink import checkpoint_id
-from shared.kafka import log_end_offsets
-from shared.mongo import database, make_mongo
+from shared.kafka import committed_offsets, log_end_offsets
 from shared.settings import Settings
 
 
@@ -34,43 +37,36 @@ class Positions:
         )
 
 
+def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in range(settings.partitions)]
+
+
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-    ends = await log_end_offsets(settings.kafka_bootstrap, tps)
+    ends = await log_end_offsets(settings.kafka_bootstrap, _partitions(settings, topic))
     return {tp.partition: off for tp, off in ends.items()}
 
 
 async def positions(settings: Settings) -> Positions:
-    events_end = await end_offsets(settings, settings.events_topic)
-    decisions_end = await end_offsets(settings, settings.decisions_topic)
-    mongo = make_mongo(settings)
-    try:
-        db = database(mongo, settings)
-        names = await ProjectionNames.load(db)
-        snaps = {d["_id"]: int(d["offset"]) async for d in db[SNAPSHOTS].find({}, {"offset": 1})}
-        cps = {d["_id"]: int(d["offset"]) async for d in db[CHECKPOINTS].find({}, {"offset": 1})}
-    finally:
-        await mongo.close()
-
-    def reporting_done(topic: str, ends: dict[int, int]) -> int:
-        total = 0
-        for p, end in ends.items():
-            done = min(
-                cps.get(checkpoint_id(proj, names.generations[proj], topic, p), 0)
-                for proj in PROJECTIONS
-            )
-            total += min(done, end)
-        return total
-
-    moderation = sum(
-        min(snaps.get(f"{settings.events_topic}:{p}", 0), end) for p, end in events_end.items()
+    events = _partitions(settings, settings.events_topic)
+    decisions = _partitions(settings, settings.decisions_topic)
+    # Committed offsets first, ends after: a moderation commit covers decisions already
+    # acknowledged, so ends read later include them, and "caught up" in one reading means
+    # every event up to the ends is decided and every one of those decisions is folded.
+    committed = await committed_offsets(
+        settings.kafka_bootstrap,
+        {settings.moderation_group: events, settings.reporting_group: events + decisions},
     )
+    ends = await log_end_offsets(settings.kafka_bootstrap, events + decisions)
+
+    def done(group: str, tps: list[TopicPartition]) -> int:
+        return sum(min(committed[group][tp], ends[tp]) for tp in tps)
+
     return Positions(
-        sum(events_end.values()),
-        sum(decisions_end.values()),
-        moderation,
-        reporting_done(settings.events_topic, events_end),
-        reporting_done(settings.decisions_topic, decisions_end),
+        sum(ends[tp] for tp in events),
+        sum(ends[tp] for tp in decisions),
+        done(settings.moderation_group, events),
+        done(settings.reporting_group, events),
+        done(settings.reporting_group, decisions),
     )
 
 

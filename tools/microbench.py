@@ -11,7 +11,8 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from services.moderation.engine import Engine, PartitionState
+from services.moderation.engine import PartitionState
+from services.moderation.factory import make_engine
 from shared.events import (
     Attachment,
     ComplaintFiled,
@@ -115,7 +116,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=50)
     args = parser.parse_args()
     events = synthetic_events(args.events, args.groups)
-    engine = Engine(default_ruleset())
+    engine = make_engine(default_ruleset())
     state = PartitionState()
     decisions = 0
     started = time.perf_counter()

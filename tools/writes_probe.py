@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.moderation.app import build_engine
+from services.moderation.engine_config import configured_default_rules, log_rejected_rules
+from services.moderation.factory import make_engine
 from services.moderation.state import PartitionState
 from services.reporting.folds import fold_decision, fold_event
 from services.reporting.folds.base import Batch, GroupDirectory
@@ -57,7 +58,7 @@ def partitions(
 
 def derive_decisions(events: Sequence[Event], settings: Settings, count: int) -> list[Decision]:
     """What moderation decides over the events, per partition, each decision once."""
-    engine = build_engine(settings)
+    engine = make_engine(configured_default_rules(settings), on_rejected_rules=log_rejected_rules)
     states: dict[int, PartitionState] = defaultdict(PartitionState)
     out: dict[str, Decision] = {}
     for e in events:

@@ -1,4 +1,4 @@
-"""The `modstream` command: one verb per service and per operator task (design.md, CLI)."""
+"""The `modstream` command: one verb per service and per operator task."""
 
 from __future__ import annotations
 

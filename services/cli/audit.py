@@ -1,7 +1,10 @@
-"""The auditor's commands: `modstream replay`, `modstream audit verify`, `modstream audit user`.
+"""The auditor's commands: `modstream replay`, `modstream audit verify`, `modstream audit user`,
+and the one-off `modstream audit migrate`.
 
-All of them read only: replay consumes without a group id and produces nothing, verify
-and user read the archive. An auditor can run them against production safely.
+All of them but migrate read only: replay consumes without a group id and produces
+nothing, verify and user read the archive. An auditor can run them against production
+safely. Migrate rewrites an archive of the earlier release into chunks, once, with
+reporting stopped.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def verify_command(
     """Check the archive's hash chains: exit 1 and name every break (altered, deleted,
     inserted or reordered records) with its group, stream and position."""
     from services.audit.verify import verify_report
+    from shared.archive import ArchiveFormatError
     from shared.mongo import database, make_mongo
 
     async def run() -> Any:
@@ -140,10 +144,20 @@ def verify_command(
         finally:
             await mongo.close()
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except ArchiveFormatError as err:
+        console.print(f"[red]cannot verify[/]: {err}")
+        raise typer.Exit(2) from err
+    _print_verify(report)
+
+
+def _print_verify(report: Any) -> None:
+    """The verify result; exit 1 when a chain is broken."""
     if report.ok:
         console.print(
-            f"[green]intact[/]: {report.chains} chain(s), {report.records} record(s) verified"
+            f"[green]intact[/]: {report.chains} chain(s), {report.records} record(s) "
+            f"in {report.chunks} chunk(s) verified"
         )
         return
     table = Table(title=f"{len(report.breaks)} broken chain(s) of {report.chains}")
@@ -153,6 +167,42 @@ def verify_command(
         table.add_row(b.group_key, b.stream, str(b.seq), f"[red]{b.kind}[/]", b.detail, b.id or "")
     console.print(table)
     raise typer.Exit(1)
+
+
+def migrate_command() -> None:
+    """Rewrite an archive of the earlier release (one document per record) into chunks,
+    preserving the chain, then verify it. Stop reporting first. The old documents are
+    kept in `archive_format1` until you drop that collection."""
+    from services.audit.migrate import migrate_archive
+    from services.audit.verify import verify_report
+    from shared.archive import ArchiveFormatError
+    from shared.mongo import database, make_mongo
+
+    async def run() -> tuple[Any, Any]:
+        settings = get_settings()
+        mongo = make_mongo(settings)
+        try:
+            db = database(mongo, settings)
+            done = await migrate_archive(db)
+            return done, await verify_report(db)
+        finally:
+            await mongo.close()
+
+    try:
+        done, report = asyncio.run(run())
+    except ArchiveFormatError as err:
+        console.print(f"[red]not migrated[/]: {err}")
+        raise typer.Exit(2) from err
+    if done.already:
+        console.print("the archive is already stored in chunks: nothing to do")
+    elif done.kept_in is None:
+        console.print("the archive is empty: nothing to migrate")
+    else:
+        console.print(
+            f"migrated {done.records} record(s) into {done.chunks} chunk(s); the old "
+            f"documents are in {done.kept_in!r}: drop it once you have checked the archive"
+        )
+    _print_verify(report)
 
 
 def user_command(
@@ -208,4 +258,5 @@ def register(app: typer.Typer, audit_app: typer.Typer | None = None) -> None:
         )
         app.add_typer(audit_app, name="audit")
     audit_app.command("verify")(verify_command)
+    audit_app.command("migrate")(migrate_command)
     audit_app.command("user")(user_command)

@@ -19,7 +19,6 @@ class Ingest:
         self.settings = settings
         self.publisher = publisher
         self.dedup = dedup
-        self.broker_ready = False  # set by the readiness probe in app.py
 
     async def accept(self, events: list[Event], platform: str) -> list[dict[str, str]]:
         at = now_utc()

@@ -1,4 +1,10 @@
-"""Ingest wiring: HTTP in, validated and deduplicated events out to the events topic."""
+"""Ingest wiring: HTTP in, validated and deduplicated events out to the events topic.
+
+The one module that knows FastAPI, the broker and the store together. Each route is a few
+steps: read the body (limits first), hand it to the pure parts (shared.codec, webhooks,
+policy) and to the adapters (accept, rulesets), and answer with a model of responses.py,
+so the OpenAPI documents every body.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +15,62 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pymongo
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
-from pymongo.errors import PyMongoError
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from services.ingest.accept import Ingest
 from services.ingest.dedup import DedupStore
 from services.ingest.limits import RateLimiter
+from services.ingest.policy import (
+    authorise_event,
+    authorise_relay,
+    authorise_relayed,
+    out_of_scope,
+)
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
-from shared.codec import RecordRejected, event_from_dict, may_hold_surrogates
-from shared.events import MANUAL_TYPES, Actor, Event, SanctionAppliedEvent, now_utc
+from services.ingest.responses import (
+    EVENTS_RESPONSES,
+    READYZ_RESPONSES,
+    RULESET_RESPONSES,
+    WEBHOOK_RESPONSES,
+    EventError,
+    EventResults,
+    Health,
+    InvalidEvents,
+    Readiness,
+    RulesetVersion,
+    WebhookChallenge,
+    WebhookIgnored,
+)
+from services.ingest.rulesets import RulesetVersions
+from services.ingest.webhooks import WebhookOutcome, handle_webhook
+from shared.codec import RecordRejected, event_from_dict, lone_surrogate_at, may_hold_surrogates
+from shared.events import MANUAL_TYPES, Actor, Event, now_utc
 from shared.http_auth import require_principal
 from shared.http_server import (
+    RETRY_AFTER_S,
     JSONRejected,
     install_store_errors,
     install_validation_errors,
-    is_store_unavailable,
     serve,
-    within_store_deadline,
 )
 from shared.http_server import parse_json as parse_limited_json
 from shared.kafka import make_broker
+from shared.keys import WEBHOOK_PLATFORMS
 from shared.logging import configure_logging, get_logger
 from shared.metrics import INGEST_EVENTS, render_metrics
 from shared.mongo import database, make_mongo
 from shared.settings import Settings, get_settings
-from shared.tokens import ADMIN_ONLY_ACTIONS, Principal, TokenStore
+from shared.tokens import Principal, TokenStore
 from shared.topics import ensure_topics
 
 SERVICE = "ingest"
-RETRY_AFTER_S = 5
+# "onebot, telegram, discord or slack"
+PLATFORM_NAMES = f"{', '.join(WEBHOOK_PLATFORMS[:-1])} or {WEBHOOK_PLATFORMS[-1]}"
+
+# ---------------------------------------------------------------- reading a body
 
 
 class BadRequest(HTTPException):
@@ -107,296 +137,271 @@ def require_json(request: Request) -> None:
     )
 
 
-def authorise_event(principal: Principal, event: Event) -> str | None:
-    """Why this principal may not post this event, or None when it may."""
-    if principal.role == "auditor":
-        return "auditor tokens change nothing"
-    if not principal.can_see(event.group_key):
-        return f"token '{principal.name}' is not scoped to group {event.group_key}"
-    if event.type == "ruleset.updated" and principal.role != "admin":
-        return "only admin tokens may change rule sets"
-    if event.type in MANUAL_TYPES:
-        if principal.role not in ("operator", "admin"):
-            return f"{event.type} needs an operator or admin token"
-        if isinstance(event, SanctionAppliedEvent):
-            action, by_role = event.payload.action, event.payload.by_role
-            if action in ADMIN_ONLY_ACTIONS and principal.role != "admin":
-                return f"{action} is admin-only"
-            if by_role != principal.role:
-                return f"by_role {by_role!r} does not match the token's role {principal.role!r}"
-    return None
+async def json_body(request: Request) -> bytes:
+    """The body of a JSON request: 415 for another media type, then read_body's limits."""
+    require_json(request)
+    settings = _settings(request)
+    return await read_body(request, settings.max_body_bytes, settings.http_body_timeout_s)
 
 
-RULESETS = "ingest_rulesets"
+# ---------------------------------------------------------------- answers and state
 
 
-async def check_rulesets(db: Any, events: list[Event]) -> None:
-    """A rule change must validate and raise the group's version; else nothing is sent."""
-    for event in events:
-        if event.type != "ruleset.updated":
-            continue
-        from shared.rules import RulesError, validate_rules
+class Unavailable(HTTPException):
+    """The broker did not take the events: 503 + Retry-After, nothing was accepted."""
 
-        try:
-            validate_rules(dict(event.payload.rules), f"event {event.event_id}")
-        except RulesError as err:
-            raise HTTPException(422, f"event {event.event_id}: invalid rules: {err}") from err
-        doc = await db[RULESETS].find_one({"_id": event.group_key})
-        current = int(doc["version"]) if doc else 0
-        if event.payload.version <= current:
-            raise HTTPException(
-                409,
-                f"event {event.event_id}: version {event.payload.version} is not above "
-                f"{event.group_key}'s current version {current}",
-            )
-
-
-async def record_rulesets(db: Any, events: list[Event]) -> None:
-    for event in events:
-        if event.type == "ruleset.updated":
-            await db[RULESETS].update_one(
-                {"_id": event.group_key}, {"$max": {"version": event.payload.version}}, upsert=True
-            )
-
-
-def version_unrecorded(err: PyMongoError) -> JSONResponse:
-    """The events are on the topic but the new rule-set version is not on record, so a
-    later, lower version would not be refused. 503: the client retries the same request,
-    which is answered `duplicate` and records the version then."""
-    return JSONResponse(
-        {
-            "detail": "events accepted, but the rule-set version could not be recorded "
-            f"({type(err).__name__}); retry the same request"
-        },
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-    )
-
-
-def unavailable(detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": f"event broker unavailable, nothing was accepted; retry later ({detail})"},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-    )
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    log = get_logger()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = make_broker(settings, client_id="modstream-ingest")
-        # Every operation of this client is bounded (timeoutMS): the dedup falls back to
-        # memory on a store error, so a frozen store costs a request store_timeout_s.
-        mongo = make_mongo(settings, timeout_s=settings.store_timeout_s)
-        try:
-            await ensure_topics(settings)
-        except Exception as err:  # the broker may come later; readiness says so
-            log.warning("topic bootstrap failed", error=str(err))
-        await broker.start()
-        db = database(mongo, settings)
-        dedup = DedupStore(db, deadline_s=settings.store_timeout_s)
-        try:
-            with pymongo.timeout(60):  # not a request: an index build may take a while
-                await dedup.ensure_indexes()
-        except Exception as err:  # the store may come later; readiness says so
-            log.warning("dedup index not created yet", error=str(err))
-        ingest = Ingest(
-            settings,
-            EventPublisher(broker, settings.events_topic, settings.deadletter_topic),
-            dedup,
+    def __init__(self, err: BrokerUnavailable) -> None:
+        super().__init__(
+            503,
+            f"event broker unavailable, nothing was accepted; retry later ({err})",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-        ingest.broker_ready = True
-        app.state.ingest = ingest
-        app.state.db = db
-        app.state.broker = broker
-        app.state.mongo = mongo
-        log.info("ingest ready", port=settings.ingest_port)
-        try:
-            yield
-        finally:
-            await broker.stop()
-            await mongo.close()
 
-    app = FastAPI(title="modstream ingest", version="1", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.tokens = TokenStore.from_file(settings.tokens_file)
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
 
-    def rate_limited(principal: Principal = Depends(require_principal)) -> Principal:
-        wait = app.state.limiter.take(principal.name)
-        if wait:
-            raise HTTPException(
-                429,
-                f"rate limit of {settings.rate_limit_per_minute} requests/minute reached",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
-        return principal
+def forbid(why: str | None) -> None:
+    """403 with the policy's reason, if it gave one."""
+    if why:
+        raise HTTPException(403, why)
 
-    @app.post("/v1/events", status_code=202)
-    async def post_events(request: Request, principal: Principal = Depends(rate_limited)) -> Any:
-        require_json(request)
-        body = await read_body(request, settings.max_body_bytes, settings.http_body_timeout_s)
-        raw = parse_json(body)
-        scan = may_hold_surrogates(body)
-        items = raw if isinstance(raw, list) else [raw]
-        if not items:
-            raise HTTPException(422, "empty array: send at least one event")
-        if len(items) > settings.max_batch_events:
-            raise HTTPException(
-                413, f"{len(items)} events in one request; at most {settings.max_batch_events}"
-            )
-        received_at = now_utc()
-        actor = Actor(name=principal.name, role=principal.role).model_dump()
-        events: list[Event] = []
-        errors = []
-        for index, item in enumerate(items):
-            try:
-                if isinstance(item, dict):
-                    item = {**item, "received_at": received_at.isoformat(), "actor": actor}
-                events.append(event_from_dict(item, scan_surrogates=scan))
-            except RecordRejected as err:
-                event_id = item.get("event_id") if isinstance(item, dict) else None
-                errors.append({"index": index, "event_id": event_id, "error": err.reason})
-        if errors:
-            for _ in errors:
-                INGEST_EVENTS.labels("api", "rejected", "invalid").inc()
-            return JSONResponse({"detail": "invalid events; none accepted", "errors": errors}, 422)
-        for event in events:
-            why = authorise_event(principal, event)
-            if why:
-                raise HTTPException(403, f"event {event.event_id}: {why}")
-        store_s = settings.store_timeout_s
-        await within_store_deadline(check_rulesets(app.state.db, events), store_s)
+
+def answer(status: int, body: BaseModel) -> JSONResponse:
+    """A body with a status other than the route's own (documented in its `responses`)."""
+    return JSONResponse(body.model_dump(), status)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _ingest(request: Request) -> Ingest:
+    ingest: Ingest = request.app.state.ingest
+    return ingest
+
+
+def _rulesets(request: Request) -> RulesetVersions:
+    rulesets: RulesetVersions = request.app.state.rulesets
+    return rulesets
+
+
+def rate_limited(request: Request, principal: Principal = Depends(require_principal)) -> Principal:
+    """The principal, or 429 + Retry-After once its token has used up its rate."""
+    wait = request.app.state.limiter.take(principal.name)
+    if wait:
+        raise HTTPException(
+            429,
+            f"rate limit of {_settings(request).rate_limit_per_minute} requests/minute reached",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    return principal
+
+
+async def accept(request: Request, events: list[Event], platform: str) -> list[dict[str, str]]:
+    """Claim, publish and confirm (accept.py), or 503 when the broker does not take them."""
+    try:
+        # Not cancelled half-way (it publishes); its store calls are bounded by the
+        # client's timeoutMS and fall back to memory (dedup.py).
+        return await _ingest(request).accept(events, platform)
+    except BrokerUnavailable as err:
+        raise Unavailable(err) from err
+
+
+router = APIRouter()
+
+# ---------------------------------------------------------------- POST /v1/events
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=EventResults,
+    responses=EVENTS_RESPONSES,
+)
+async def post_events(
+    request: Request, principal: Principal = Depends(rate_limited)
+) -> EventResults | JSONResponse:
+    """Canonical events, one object or an array: validated, authorised, deduplicated and
+    published; a rule change must also raise its group's rule-set version."""
+    body = await json_body(request)
+    items = batch(parse_json(body), _settings(request).max_batch_events)
+    events, invalid = parse_events(items, principal, may_hold_surrogates(body))
+    if invalid:
+        return invalid_events(invalid)
+    for event in events:
+        if why := authorise_event(principal, event):
+            raise HTTPException(403, f"event {event.event_id}: {why}")
+    rulesets = _rulesets(request)
+    await rulesets.check(events)
+    results = await accept(request, events, "api")
+    await rulesets.record(events)
+    log_posted(request.app.state.log, principal, events, results)
+    return EventResults.model_validate({"results": results})
+
+
+def batch(raw: Any, most: int) -> list[Any]:
+    """The items of one request: a lone object is a batch of one; 1 to `most` of them."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise HTTPException(422, "empty array: send at least one event")
+    if len(items) > most:
+        raise HTTPException(413, f"{len(items)} events in one request; at most {most}")
+    return items
+
+
+def parse_events(
+    items: list[Any], principal: Principal, scan: bool
+) -> tuple[list[Event], list[EventError]]:
+    """Each item as an event received now from `principal`, and what is wrong with each
+    item that is not one."""
+    received_at = now_utc().isoformat()
+    actor = Actor(name=principal.name, role=principal.role).model_dump()
+    events: list[Event] = []
+    invalid: list[EventError] = []
+    for index, item in enumerate(items):
         try:
-            # Not cancelled half-way (it publishes); its store calls are bounded by the
-            # client's timeoutMS and fall back to memory (dedup.py).
-            results = await app.state.ingest.accept(events, "api")
-        except BrokerUnavailable as err:
-            return unavailable(str(err))
-        try:
-            await within_store_deadline(record_rulesets(app.state.db, events), store_s)
-        except PyMongoError as err:
-            if not is_store_unavailable(err):
-                raise
-            return version_unrecorded(err)
-        for r, e in zip(results, events, strict=True):
-            # Manual overrides are always on record (报备备案); platform traffic at debug,
-            # so a busy ingest does not spend its time writing a line per message.
-            emit = log.info if e.type in MANUAL_TYPES or e.type == "ruleset.updated" else log.debug
-            emit(
-                "event " + r["status"],
-                event_id=e.event_id,
-                group_key=e.group_key,
-                type=e.type,
-                actor=principal.name,
-            )
-        accepted = sum(r["status"] == "accepted" for r in results)
-        log.info(
-            "events posted",
-            accepted=accepted,
-            duplicate=len(results) - accepted,
+            if isinstance(item, dict):
+                item = {**item, "received_at": received_at, "actor": actor}
+            events.append(event_from_dict(item, scan_surrogates=scan))
+        except RecordRejected as err:
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            if lone_surrogate_at(event_id):
+                # Quoted back as sent it could not be encoded (a 500): escape it instead.
+                event_id = str(event_id).encode("utf-8", "backslashreplace").decode()
+            invalid.append(EventError(index=index, event_id=event_id, error=err.reason))
+    return events, invalid
+
+
+def invalid_events(invalid: list[EventError]) -> JSONResponse:
+    for _ in invalid:
+        INGEST_EVENTS.labels("api", "rejected", "invalid").inc()
+    return answer(422, InvalidEvents(detail="invalid events; none accepted", errors=invalid))
+
+
+def log_posted(
+    log: Any, principal: Principal, events: list[Event], results: list[dict[str, str]]
+) -> None:
+    for r, e in zip(results, events, strict=True):
+        # Manual overrides are always on record (报备备案); platform traffic at debug,
+        # so a busy ingest does not spend its time writing a line per message.
+        emit = log.info if e.type in MANUAL_TYPES or e.type == "ruleset.updated" else log.debug
+        emit(
+            "event " + r["status"],
+            event_id=e.event_id,
+            group_key=e.group_key,
+            type=e.type,
             actor=principal.name,
-            first_event_id=events[0].event_id,
         )
-        return {"results": results}
+    accepted = sum(r["status"] == "accepted" for r in results)
+    log.info(
+        "events posted",
+        accepted=accepted,
+        duplicate=len(results) - accepted,
+        actor=principal.name,
+        first_event_id=events[0].event_id,
+    )
 
-    @app.post("/v1/webhooks/{platform}")
-    async def post_webhook(platform: str, request: Request) -> Any:
-        from services.ingest.webhooks import handle_webhook
 
-        if platform not in ("onebot", "telegram", "discord", "slack"):
-            raise HTTPException(
-                404, f"unknown platform {platform!r}: onebot, telegram, discord or slack"
-            )
-        require_json(request)
-        body = await read_body(request, settings.max_body_bytes, settings.http_body_timeout_s)
-        relay: Principal | None = None
-        if platform == "discord":
-            relay = rate_limited(require_principal(request))
-            if relay.role not in ("platform", "admin"):
-                raise HTTPException(403, "discord relays post with a platform token")
-        outcome = handle_webhook(platform, body, request.headers, settings, now_utc())
-        if relay is not None:
-            # The relay's token is its only credential, so its group scope binds here too.
-            for event in outcome.events:
-                if not relay.can_see(event.group_key):
-                    raise HTTPException(
-                        403, f"token '{relay.name}' is not scoped to group {event.group_key}"
-                    )
-        status = outcome.status
-        if status == "unauthorized":
-            INGEST_EVENTS.labels(platform, "rejected", "signature").inc()
-            raise HTTPException(401, outcome.reason or "signature verification failed")
-        if status == "bad_request":
-            INGEST_EVENTS.labels(platform, "rejected", "malformed").inc()
-            raise BadRequest(outcome.reason or "malformed payload")
-        if status == "unmappable":
-            INGEST_EVENTS.labels(platform, "rejected", "unmappable").inc()
-            try:
-                await app.state.ingest.publisher.dead_letter(
-                    body, outcome.reason or "unmappable", f"ingest:webhook:{platform}"
-                )
-            except BrokerUnavailable as err:
-                return unavailable(str(err))
-            raise HTTPException(422, f"payload cannot be mapped: {outcome.reason}")
-        if outcome.challenge is not None:
-            return {"challenge": outcome.challenge}
-        if status == "ignored" or not outcome.events:
-            INGEST_EVENTS.labels(platform, "ignored", "").inc()
-            return JSONResponse({"status": "ignored", "reason": outcome.reason}, 200)
+# ---------------------------------------------------------------- POST /v1/webhooks/{platform}
+
+
+@router.post(
+    "/v1/webhooks/{platform}",
+    status_code=202,
+    response_model=EventResults,
+    responses=WEBHOOK_RESPONSES,
+)
+async def post_webhook(platform: str, request: Request) -> EventResults | JSONResponse:
+    """A platform's native webhook: verified, mapped to canonical events, deduplicated and
+    published. Discord relays authenticate with a platform token instead of a signature."""
+    if platform not in WEBHOOK_PLATFORMS:
+        raise HTTPException(404, f"unknown platform {platform!r}: {PLATFORM_NAMES}")
+    body = await json_body(request)
+    relay = discord_relay(request) if platform == "discord" else None
+    outcome = handle_webhook(platform, body, request.headers, _settings(request), now_utc())
+    if relay is not None:
+        # The relay's token is its only credential, so its group scope binds here too.
+        forbid(authorise_relayed(relay, outcome.events))
+    await refuse_unusable(request, platform, body, outcome)
+    if outcome.challenge is not None:
+        return answer(200, WebhookChallenge(challenge=outcome.challenge))
+    if outcome.status == "ignored" or not outcome.events:
+        INGEST_EVENTS.labels(platform, "ignored", "").inc()
+        return answer(200, WebhookIgnored(status="ignored", reason=outcome.reason))
+    results = await accept(request, list(outcome.events), platform)
+    return EventResults.model_validate({"results": results})
+
+
+def discord_relay(request: Request) -> Principal:
+    """The relay's principal: a valid token (401), within its rate (429), of a role that
+    may relay (403)."""
+    relay = rate_limited(request, require_principal(request))
+    forbid(authorise_relay(relay))
+    return relay
+
+
+async def refuse_unusable(
+    request: Request, platform: str, body: bytes, outcome: WebhookOutcome
+) -> None:
+    """The 4xx for a webhook that does not verify (401), parse (400) or map (422, once
+    the original bytes are on the dead-letter topic; 503 when they cannot be put there)."""
+    if outcome.status == "unauthorized":
+        INGEST_EVENTS.labels(platform, "rejected", "signature").inc()
+        raise HTTPException(401, outcome.reason or "signature verification failed")
+    if outcome.status == "bad_request":
+        INGEST_EVENTS.labels(platform, "rejected", "malformed").inc()
+        raise BadRequest(outcome.reason or "malformed payload")
+    if outcome.status == "unmappable":
+        INGEST_EVENTS.labels(platform, "rejected", "unmappable").inc()
         try:
-            results = await app.state.ingest.accept(list(outcome.events), platform)
+            await _ingest(request).publisher.dead_letter(
+                body, outcome.reason or "unmappable", f"ingest:webhook:{platform}"
+            )
         except BrokerUnavailable as err:
-            return unavailable(str(err))
-        return JSONResponse({"results": results}, 202)
+            raise Unavailable(err) from err
+        raise HTTPException(422, f"payload cannot be mapped: {outcome.reason}")
 
-    @app.get("/v1/rulesets/{group_key}")
-    async def ruleset_version(group_key: str, principal: Principal = Depends(rate_limited)) -> Any:
-        if not principal.can_see(group_key):
-            raise HTTPException(403, f"token '{principal.name}' is not scoped to group {group_key}")
-        doc = await within_store_deadline(
-            app.state.db[RULESETS].find_one({"_id": str(group_key)}), settings.store_timeout_s
-        )
-        return {"group_key": group_key, "version": int(doc["version"]) if doc else 0}
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+# ---------------------------------------------------------------- rule-set versions, probes
 
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        broker_ok = await _broker_ok(app)
-        mongo_ok = await _mongo_ok(app)
-        body = {"broker": broker_ok, "store": mongo_ok}
-        # Ready while the broker is: without the store, events are still accepted and
-        # deduplicated from memory (DedupStore), so taking ingest out of rotation for a
-        # store outage would refuse traffic it can take.
-        return JSONResponse(body, 200 if broker_ok else 503)
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        data, media_type = render_metrics()
-        return Response(data, media_type=media_type)
+@router.get("/v1/rulesets/{group_key}", responses=RULESET_RESPONSES)
+async def ruleset_version(
+    group_key: str, request: Request, principal: Principal = Depends(rate_limited)
+) -> RulesetVersion:
+    """The group's rule-set version on record (what `modstream rules apply` raises)."""
+    forbid(out_of_scope(principal, group_key))
+    version = await _rulesets(request).version(group_key)
+    return RulesetVersion(group_key=group_key, version=version)
 
-    @app.exception_handler(ValidationError)
-    async def _validation(_: Request, err: ValidationError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, 422)
 
-    install_store_errors(app, settings.store_timeout_s)
-    install_validation_errors(app)
-    return app
+@router.get("/healthz")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses=READYZ_RESPONSES)
+async def readyz(request: Request, response: Response) -> Readiness:
+    broker_ok = await _broker_ok(request.app)
+    mongo_ok = await _mongo_ok(request.app)
+    # Ready while the broker is: without the store, events are still accepted and
+    # deduplicated from memory (DedupStore), so taking ingest out of rotation for a
+    # store outage would refuse traffic it can take.
+    response.status_code = 200 if broker_ok else 503
+    return Readiness(broker=broker_ok, store=mongo_ok)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics() -> Response:
+    """Prometheus text exposition."""
+    data, media_type = render_metrics()
+    return Response(data, media_type=media_type)
 
 
 async def _broker_ok(app: FastAPI) -> bool:
     try:
-        ok = bool(await asyncio.wait_for(app.state.broker.ping(timeout=2.0), 3.0))
+        return bool(await asyncio.wait_for(app.state.broker.ping(timeout=2.0), 3.0))
     except Exception:
-        ok = False
-    app.state.ingest.broker_ready = ok
-    return ok
+        return False
 
 
 async def _mongo_ok(app: FastAPI) -> bool:
@@ -405,6 +410,60 @@ async def _mongo_ok(app: FastAPI) -> bool:
         return True
     except Exception:
         return False
+
+
+# ---------------------------------------------------------------- wiring
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    log = app.state.log
+    broker = make_broker(settings, client_id="modstream-ingest")
+    # Every operation of this client is bounded (timeoutMS): the dedup falls back to
+    # memory on a store error, so a frozen store costs a request store_timeout_s.
+    mongo = make_mongo(settings, timeout_s=settings.store_timeout_s)
+    try:
+        await ensure_topics(settings)
+    except Exception as err:  # the broker may come later; readiness says so
+        log.warning("topic bootstrap failed", error=str(err))
+    await broker.start()
+    db = database(mongo, settings)
+    dedup = DedupStore(db, deadline_s=settings.store_timeout_s)
+    try:
+        with pymongo.timeout(60):  # not a request: an index build may take a while
+            await dedup.ensure_indexes()
+    except Exception as err:  # the store may come later; readiness says so
+        log.warning("dedup index not created yet", error=str(err))
+    publisher = EventPublisher(broker, settings.events_topic, settings.deadletter_topic)
+    app.state.ingest = Ingest(settings, publisher, dedup)
+    app.state.rulesets = RulesetVersions(db, settings.store_timeout_s)
+    app.state.broker = broker
+    app.state.mongo = mongo
+    log.info("ingest ready", port=settings.ingest_port)
+    try:
+        yield
+    finally:
+        await broker.stop()
+        await mongo.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="modstream ingest", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.log = get_logger()
+    app.state.tokens = TokenStore.from_file(settings.tokens_file)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.include_router(router)
+
+    @app.exception_handler(ValidationError)
+    async def _validation(_: Request, err: ValidationError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, 422)
+
+    install_store_errors(app, settings.store_timeout_s)
+    install_validation_errors(app)
+    return app
 
 
 def run(settings: Settings | None = None) -> None:

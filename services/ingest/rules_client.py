@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from shared.rules import (
-    default_ruleset,
+    effective_default,
     effective_rules,
     load_ruleset_file,
     validate_rules,
@@ -22,9 +22,7 @@ def check_file(path: Path) -> dict[str, dict[str, Any]]:
     groups, raw_default = load_ruleset_file(path)
     if not groups:
         raise ValueError(f"{path}: no groups: list them under 'groups:' keyed by group key")
-    default: Any = default_ruleset()
-    if raw_default:
-        default = effective_rules(default, raw_default)
+    default = effective_default(raw_default, source=str(path))
     result = {}
     for group_key, override in groups.items():
         if ":" not in group_key:

@@ -28,8 +28,6 @@ from shared.http_server import JSONRejected, parse_json
 from shared.keys import WEBHOOK_PLATFORMS
 from shared.settings import Settings
 
-PLATFORMS = WEBHOOK_PLATFORMS
-
 Status = Literal["ok", "ignored", "unauthorized", "bad_request", "unmappable"]
 
 
@@ -60,9 +58,10 @@ def handle_webhook(
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)  # a naive clock reading is taken to be UTC
-    if platform not in PLATFORMS:
+    if platform not in WEBHOOK_PLATFORMS:
         return WebhookOutcome(
-            "bad_request", reason=f"unknown platform {platform[:40]!r}: {', '.join(PLATFORMS)}"
+            "bad_request",
+            reason=f"unknown platform {platform[:40]!r}: {', '.join(WEBHOOK_PLATFORMS)}",
         )
     verdict = _verify(platform, body, headers, settings, now)
     if not verdict.ok:

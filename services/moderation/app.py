@@ -7,6 +7,8 @@ import contextlib
 import signal
 
 from services.moderation.engine import Engine
+from services.moderation.engine_config import configured_default_rules, log_rejected_rules
+from services.moderation.factory import make_engine
 from services.moderation.snapshots import SnapshotStore
 from services.moderation.worker import SERVICE, ModerationWorker
 from shared.consumer import ConsumerRunner
@@ -14,27 +16,13 @@ from shared.health import serve_health
 from shared.kafka import make_broker
 from shared.logging import configure_logging, get_logger
 from shared.mongo import database, make_mongo
-from shared.rules import (
-    default_ruleset,
-    effective_rules,
-    load_ruleset_file,
-)
 from shared.settings import Settings, get_settings
 from shared.topics import ensure_topics
 
 
 def build_engine(settings: Settings) -> Engine:
-    default = default_ruleset()
-    if settings.default_rules_file is not None:
-        _, raw_default = load_ruleset_file(settings.default_rules_file)
-        if raw_default:
-            default = effective_rules(default, raw_default)
-    log = get_logger()
-
-    def rejected(group_key: str, version: str, why: str) -> None:
-        log.warning("rule-set update ignored", group_key=group_key, version=version, why=why)
-
-    return Engine(default, on_rejected_rules=rejected)
+    """The live engine: the configured default rules, ignored rule-set updates logged."""
+    return make_engine(configured_default_rules(settings), on_rejected_rules=log_rejected_rules)
 
 
 async def main(settings: Settings | None = None) -> None:

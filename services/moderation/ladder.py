@@ -58,10 +58,6 @@ def remove_violation(g: GroupState, ref: str) -> str | None:
     return None
 
 
-def count_violations(g: GroupState, user_id: str, at: float, ladder: Ladder) -> int:
-    return len(live(g.violations.get(user_id, []), at, ladder.expire_after))
-
-
 def sanction_for(ladder: Ladder, count: int, serious: bool) -> Sanction:
     """The step for the `count`-th violation; past the last step, the last step repeats."""
     if serious:

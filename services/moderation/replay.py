@@ -6,7 +6,7 @@ all prior history, so a replay that started at --from would not be the service. 
 the decisions are filtered to the period and groups asked for.
 
 Two passes share one read of the stream:
-- the recorded rules: a fresh engine as `build_engine` makes it; the stream's own
+- the recorded rules: a fresh engine as the live service builds it; the stream's own
   `ruleset.updated` events switch rules exactly when they did live. Its decisions should
   match the recorded ones id for id (the reproduction rate, 100% expected);
 - the what-if rules (--rules FILE): the file's rule sets replace the recorded ones for
@@ -31,13 +31,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.moderation.engine import Engine, PartitionState
+from services.moderation.engine_config import configured_default_rules, log_rejected_rules
+from services.moderation.factory import make_engine
 from services.moderation.replay_diff import Comparison, compare
-from shared.archive import ARCHIVE
+from shared.archive import (
+    ARCHIVE,
+    ArchiveFormatError,
+    chunk_records,
+    record_fields,
+    records_in_offset_order,
+    require_format,
+    sort_time,
+)
 from shared.codec import RecordRejected, decode_decision, decode_event, event_from_dict
 from shared.events import Decision, Event, RulesetUpdatedEvent
 from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
-from shared.rules import default_ruleset, effective_rules, load_ruleset_file
+from shared.rules import effective_default, load_ruleset_file
 from shared.settings import Settings
 
 WHATIF_VERSION = 1
@@ -149,11 +159,8 @@ def whatif_engine(
 ) -> tuple[Engine, dict[str, dict[str, Any]]]:
     """The engine and the per-group overrides of a what-if rules file."""
     groups, raw_default = load_ruleset_file(rules_file)
-    if raw_default:
-        engine = Engine(effective_rules(default_ruleset(), raw_default))
-    else:
-        engine = Engine(live_default_engine.default_rules)
-    return engine, groups
+    default = effective_default(raw_default) if raw_default else live_default_engine.default_rules
+    return make_engine(default), groups
 
 
 def _cause_of(event: Event) -> CauseEvent:
@@ -239,14 +246,23 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     return [TopicPartition(topic, p) for p in sorted(parts or [])]
 
 
-async def _bounds(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], bootstrap: str
-) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """A topic's partitions and, per partition, its first and end offsets (fixed when the
+    replay began); no partitions when the topic does not exist."""
+
+    tps: list[TopicPartition]
+    begins: dict[TopicPartition, int]
+    ends: dict[TopicPartition, int]
+
+
+async def _bounds(consumer: AIOKafkaConsumer, topic: str, bootstrap: str) -> _Bounds:
+    tps = await _partitions(consumer, topic)
     if not tps:
-        return {}, {}
+        return _Bounds(tps, {}, {})
     begins = await consumer.beginning_offsets(tps)
     ends = await log_end_offsets(bootstrap, tps)
-    return dict(begins), dict(ends)
+    return _Bounds(tps, dict(begins), dict(ends))
 
 
 async def _read(
@@ -280,24 +296,41 @@ async def _read(
             return
 
 
+async def _archive_readable(db: AsyncDatabase) -> None:
+    """A ReplayError on an archive of the earlier format (one document per record)."""
+    try:
+        await require_format(db)
+    except ArchiveFormatError as err:
+        raise ReplayError(str(err)) from err
+
+
 async def _archive_partitions(db: AsyncDatabase) -> list[int]:
+    await _archive_readable(db)
     return sorted(int(p) for p in await db[ARCHIVE].distinct("partition", {"stream": "events"}))
 
 
 async def _archive_events(db: AsyncDatabase, partition: int) -> AsyncIterator[dict[str, Any]]:
+    """A partition's archived events in offset order, from its chunks (which interleave:
+    one batch holds the chunks of every group of the partition)."""
     cursor = (
         db[ARCHIVE]
-        .find({"stream": "events", "partition": partition}, {"body": 1})
-        .sort([("offset", ASCENDING)])
+        .find({"stream": "events", "partition": partition}, {"offset_lo": 1, "records": 1})
+        .sort([("offset_lo", ASCENDING)])
     )
-    async for doc in cursor:
-        yield doc["body"]
+    async for record in records_in_offset_order(cursor):
+        yield record["body"]
 
 
 async def _archive_counts(db: AsyncDatabase, stream: str) -> dict[int, int]:
+    """Records archived per partition (a chunk's `ids` lists its records)."""
     pipeline: list[dict[str, Any]] = [
         {"$match": {"stream": stream}},
-        {"$group": {"_id": "$partition", "n": {"$sum": 1}}},
+        {
+            "$group": {
+                "_id": "$partition",
+                "n": {"$sum": {"$size": {"$ifNull": ["$ids", []]}}},
+            }
+        },
     ]
     cursor = await db[ARCHIVE].aggregate(pipeline)
     return {int(d["_id"]): int(d["n"]) async for d in cursor}
@@ -364,13 +397,25 @@ async def _recorded_from_topic(
 async def _recorded_from_archive(
     db: AsyncDatabase, frm: datetime, to: datetime, groups: list[str] | None
 ) -> list[Decision]:
-    query: dict[str, Any] = {"stream": "decisions", "at": {"$gte": frm, "$lt": to}}
+    await _archive_readable(db)
+    # chunks whose decisions span part of the period; each record is then checked itself
+    query: dict[str, Any] = {"stream": "decisions", "at_hi": {"$gte": frm}, "at_lo": {"$lt": to}}
     if groups:
         query["group_key"] = {"$in": list(groups)}
-    out = []
-    async for doc in db[ARCHIVE].find(query, {"body": 1}).sort([("at", ASCENDING)]):
-        out.append(Decision.model_validate(doc["body"]))
-    return out
+    wanted = set(groups) if groups else None
+    found: list[tuple[Any, str, int, dict[str, Any]]] = []
+    async for doc in db[ARCHIVE].find(query, {"records": 1}):
+        for record in chunk_records(doc):
+            at = record_fields(record)["at"]
+            if at is None or not frm <= sort_time(at)[1] < to:
+                continue
+            group = str(record.get("group_key"))
+            if wanted is not None and group not in wanted:
+                continue
+            seq = record.get("seq")
+            found.append((sort_time(at), group, seq if isinstance(seq, int) else -1, record))
+    found.sort(key=lambda f: f[:3])
+    return [Decision.model_validate(f[3]["body"]) for f in found]
 
 
 # ---------------------------------------------------------------------- the replay
@@ -378,6 +423,165 @@ async def _recorded_from_archive(
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_SOURCES = ("auto", "topic", "archive")
+
+
+def _checked_period(frm: datetime, to: datetime, source: str) -> tuple[datetime, datetime]:
+    """The period in UTC; a ReplayError for an empty period or an unknown source."""
+    frm, to = _utc(frm), _utc(to)
+    if frm >= to:
+        raise ReplayError(f"--from ({frm.isoformat()}) must be before --to ({to.isoformat()})")
+    if source not in _SOURCES:
+        raise ReplayError(f"source must be auto, topic or archive, not {source!r}")
+    return frm, to
+
+
+def _recorded_rules_engine(settings: Settings) -> Engine:
+    """What the live service runs: the configured default, ignored updates logged."""
+    return make_engine(configured_default_rules(settings), on_rejected_rules=log_rejected_rules)
+
+
+def _passes(
+    engine: Engine, rules_file: Path | None, keep: Callable[[Decision], bool]
+) -> tuple[Pass, Pass | None]:
+    """The recorded-rules pass and, with a rules file, the what-if pass."""
+    recorded = Pass(engine, keep)
+    if rules_file is None:
+        return recorded, None
+    w_engine, replace = whatif_engine(engine, rules_file)
+    return recorded, Pass(w_engine, keep, replace)
+
+
+async def _source_for(
+    source: str, db: AsyncDatabase, stream: str, bounds: _Bounds, notes: list[str]
+) -> str:
+    """Where to read a stream from: the source asked for, or under "auto" the topic
+    while it holds the whole history, else the archive."""
+    if source != "auto":
+        return source
+    lacks = await _topic_lacks_history(db, stream, bounds.begins, bounds.ends, notes)
+    return "archive" if lacks else "topic"
+
+
+async def _recorded(
+    dec_source: str,
+    consumer: AIOKafkaConsumer,
+    db: AsyncDatabase,
+    decisions: _Bounds,
+    frm: datetime,
+    to: datetime,
+    groups: list[str] | None,
+) -> list[Decision]:
+    """The recorded decisions of the period (and groups)."""
+    if dec_source == "topic":
+        return await _recorded_from_topic(
+            consumer, decisions.tps, decisions.ends, frm, in_period(frm, to, groups)
+        )
+    return await _recorded_from_archive(db, frm, to, groups)
+
+
+async def _feed_from_topic(replayer: Replayer, consumer: AIOKafkaConsumer, events: _Bounds) -> int:
+    """Every event of the topic, partition by partition; the partitions read."""
+    for tp in events.tps:
+        replayer.new_partition()
+        async for value in _read(consumer, tp, events.begins[tp], events.ends[tp]):
+            try:
+                event = decode_event(value)
+            except RecordRejected:
+                replayer.events_rejected += 1
+                continue
+            replayer.feed(event)
+    return len(events.tps)
+
+
+async def _feed_from_archive(replayer: Replayer, db: AsyncDatabase) -> int:
+    """Every archived event, partition by partition; the partitions read."""
+    parts = await _archive_partitions(db)
+    for partition in parts:
+        replayer.new_partition()
+        async for body in _archive_events(db, partition):
+            replayer.feed_raw(body)
+    return len(parts)
+
+
+@dataclass
+class _Run:
+    """What one read of the stream yields, before it is compared."""
+
+    events_source: str
+    decisions_source: str
+    partitions: int
+    recorded: list[Decision]
+    replayer: Replayer
+    notes: list[str]
+
+
+async def _run(
+    settings: Settings,
+    frm: datetime,
+    to: datetime,
+    groups: list[str] | None,
+    passes: list[Pass],
+    source: str,
+) -> _Run:
+    """Read the recorded decisions, then feed every event to the passes."""
+    notes: list[str] = []
+    mongo = make_mongo(settings)
+    consumer = _consumer(settings)
+    await consumer.start()
+    try:
+        db = database(mongo, settings)
+        bootstrap = settings.kafka_bootstrap
+        events = await _bounds(consumer, settings.events_topic, bootstrap)
+        decisions = await _bounds(consumer, settings.decisions_topic, bootstrap)
+        ev_source = await _source_for(source, db, "events", events, notes)
+        dec_source = await _source_for(source, db, "decisions", decisions, notes)
+        recorded = await _recorded(dec_source, consumer, db, decisions, frm, to, groups)
+        replayer = Replayer(frm, to, groups, passes)
+        for d in recorded:
+            replayer.wanted_causes.update(d.cause_event_ids)
+        if ev_source == "topic":
+            partitions = await _feed_from_topic(replayer, consumer, events)
+        else:
+            partitions = await _feed_from_archive(replayer, db)
+    finally:
+        await consumer.stop()
+        await mongo.close()
+    return _Run(ev_source, dec_source, partitions, recorded, replayer, notes)
+
+
+def _result(
+    frm: datetime,
+    to: datetime,
+    groups: list[str] | None,
+    rules_file: Path | None,
+    run: _Run,
+    recorded_pass: Pass,
+    whatif: Pass | None,
+) -> ReplayResult:
+    replayer = run.replayer
+    notes = run.notes
+    if replayer.events_rejected:
+        notes.append(
+            f"{replayer.events_rejected} record(s) were not valid events (skipped, as live)"
+        )
+    return ReplayResult(
+        frm=frm,
+        to=to,
+        groups=groups,
+        rules_file=str(rules_file) if rules_file else None,
+        events_source=run.events_source,
+        decisions_source=run.decisions_source,
+        partitions=run.partitions,
+        events_read=replayer.events_read,
+        events_rejected=replayer.events_rejected,
+        reproduction=compare(run.recorded, recorded_pass.decisions, strict=True),
+        what_if=compare(run.recorded, whatif.decisions, strict=False) if whatif else None,
+        causes=replayer.causes,
+        notes=notes,
+    )
 
 
 async def replay(
@@ -393,92 +597,14 @@ async def replay(
     """Replay the stream and compare with the recorded decisions of [frm, to).
 
     source: "auto" (the topic while it holds the whole history, else the archive),
-    "topic" or "archive". `engine` replaces `build_engine(settings)` (tests).
+    "topic" or "archive". `engine` replaces the engine the live service would build from
+    `settings` (tests).
     """
-    frm, to = _utc(frm), _utc(to)
-    if frm >= to:
-        raise ReplayError(f"--from ({frm.isoformat()}) must be before --to ({to.isoformat()})")
-    if source not in ("auto", "topic", "archive"):
-        raise ReplayError(f"source must be auto, topic or archive, not {source!r}")
+    frm, to = _checked_period(frm, to, source)
     if engine is None:
-        from services.moderation.app import build_engine
-
-        engine = build_engine(settings)
+        engine = _recorded_rules_engine(settings)
     groups = sorted(set(groups)) if groups else None
-    keep = in_period(frm, to, groups)
-    passes = [Pass(engine, keep)]
-    whatif: Pass | None = None
-    if rules_file is not None:
-        w_engine, replace = whatif_engine(engine, rules_file)
-        whatif = Pass(w_engine, keep, replace)
-        passes.append(whatif)
-    notes: list[str] = []
-
-    mongo = make_mongo(settings)
-    consumer = _consumer(settings)
-    await consumer.start()
-    try:
-        db = database(mongo, settings)
-        ev_tps = await _partitions(consumer, settings.events_topic)
-        ev_begins, ev_ends = await _bounds(consumer, ev_tps, settings.kafka_bootstrap)
-        dec_tps = await _partitions(consumer, settings.decisions_topic)
-        dec_begins, dec_ends = await _bounds(consumer, dec_tps, settings.kafka_bootstrap)
-
-        ev_source = source
-        if source == "auto":
-            lacks = await _topic_lacks_history(db, "events", ev_begins, ev_ends, notes)
-            ev_source = "archive" if lacks else "topic"
-        dec_source = source
-        if source == "auto":
-            lacks = await _topic_lacks_history(db, "decisions", dec_begins, dec_ends, notes)
-            dec_source = "archive" if lacks else "topic"
-
-        if dec_source == "topic":
-            recorded = await _recorded_from_topic(consumer, dec_tps, dec_ends, frm, keep)
-        else:
-            recorded = await _recorded_from_archive(db, frm, to, groups)
-
-        replayer = Replayer(frm, to, groups, passes)
-        for d in recorded:
-            replayer.wanted_causes.update(d.cause_event_ids)
-        if ev_source == "topic":
-            partitions = len(ev_tps)
-            for tp in ev_tps:
-                replayer.new_partition()
-                async for value in _read(consumer, tp, ev_begins[tp], ev_ends[tp]):
-                    try:
-                        event = decode_event(value)
-                    except RecordRejected:
-                        replayer.events_rejected += 1
-                        continue
-                    replayer.feed(event)
-        else:
-            parts = await _archive_partitions(db)
-            partitions = len(parts)
-            for partition in parts:
-                replayer.new_partition()
-                async for body in _archive_events(db, partition):
-                    replayer.feed_raw(body)
-    finally:
-        await consumer.stop()
-        await mongo.close()
-
-    if replayer.events_rejected:
-        notes.append(
-            f"{replayer.events_rejected} record(s) were not valid events (skipped, as live)"
-        )
-    return ReplayResult(
-        frm=frm,
-        to=to,
-        groups=groups,
-        rules_file=str(rules_file) if rules_file else None,
-        events_source=ev_source,
-        decisions_source=dec_source,
-        partitions=partitions,
-        events_read=replayer.events_read,
-        events_rejected=replayer.events_rejected,
-        reproduction=compare(recorded, passes[0].decisions, strict=True),
-        what_if=compare(recorded, whatif.decisions, strict=False) if whatif else None,
-        causes=replayer.causes,
-        notes=notes,
-    )
+    recorded_pass, whatif = _passes(engine, rules_file, in_period(frm, to, groups))
+    passes = [recorded_pass] if whatif is None else [recorded_pass, whatif]
+    run = await _run(settings, frm, to, groups, passes, source)
+    return _result(frm, to, groups, rules_file, run, recorded_pass, whatif)

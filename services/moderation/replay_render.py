@@ -7,17 +7,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from services.moderation.replay import ReplayResult
 from services.moderation.replay_diff import Change, Comparison
+from shared.templates import template_environment
 
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html", "j2"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_TEMPLATES = template_environment(Path(__file__).parent)
 
 
 def _iso(value: Any) -> str:

@@ -44,7 +44,6 @@ class ModerationWorker:
         self.since_snapshot: dict[TopicPartition, int] = {}
         self.snapshot_at: dict[TopicPartition, float] = {}
         self.log = get_logger()
-        self.decisions_emitted = 0
         self.lock = asyncio.Lock()
         self.writing: asyncio.Task[None] | None = None
         # Records given up on (dead-lettered) in this process: skipped when a rewind replays
@@ -116,7 +115,6 @@ class ModerationWorker:
                             )
                         )
                         DECISIONS.labels(decision.action).inc()
-                        self.decisions_emitted += 1
                 done[tp] = (batch[-1].offset + 1, len(batch))
             await asyncio.gather(*futures)
             # Only now, with every decision acknowledged, may a snapshot reflect the batch.

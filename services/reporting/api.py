@@ -3,37 +3,47 @@
 A platform token gets 403; a group outside the token's scope gets 403 before any read,
 so no response ever carries another group's data. Every path or query parameter that
 reaches a MongoDB filter is validated here as a plain string of a known shape (the
-validators are pure and unit-tested); a value starting with '$' never passes. Dates and
-months must lie within queries.FIRST_DAY..LAST_DAY (and a from..to range within
-queries.MAX_RANGE_DAYS), so no parameter can drive the date arithmetic into an
-OverflowError. Every route's store reads share one deadline (settings.store_timeout_s):
-a store that does not answer is a 503 with Retry-After, not a request left hanging.
+validators are pure and unit-tested; group and user keys follow `shared.keys`); a value
+starting with '$' never passes. Dates and months must lie within
+figures.FIRST_DAY..LAST_DAY (and a from..to range within figures.MAX_RANGE_DAYS), so no
+parameter can drive the date arithmetic into an OverflowError. Every route's store reads
+share one deadline (settings.store_timeout_s): a store that does not answer is a 503
+with Retry-After, not a request left hanging.
+
+Each route has the same shape: the scope (a dependency: `reader`, `group_reader`), its
+own checks and parameters, in that order, then one `_query` of the store. Its answer is
+checked against, and documented by, its model in `responses`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting import queries
+from services.reporting import reads, responses
+from services.reporting.figures import FIRST_DAY, LAST_DAY, MAX_LIMIT, MAX_RANGE_DAYS, Doc
 from services.reporting.folds.periods import GRANULARITIES
 from services.reporting.history import user_history as audit_user_history
-from services.reporting.report import FORMATS, ReportMonthError, monthly_report, render
+from services.reporting.report_build import ReportMonthError
+from services.reporting.report_reads import monthly_report
+from services.reporting.report_render import FORMATS, render
+from services.reporting.reviews import record_review
 from shared.events import DecisionAction
 from shared.http_auth import require_group, require_principal, require_reader
 from shared.http_server import within_store_deadline
+from shared.keys import key_problem
 from shared.settings import Settings
 from shared.tokens import Principal
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
-PLATFORMS = ("onebot", "telegram", "discord", "slack", "api")
-_KEY = re.compile(r"^(?:onebot|telegram|discord|slack|api):[^\s$/][^\s/]{0,255}$")
 # ASCII digits only: \d also matches other scripts' digits (e.g. Arabic-Indic), which
 # int() reads but date.fromisoformat refuses.
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
@@ -43,6 +53,8 @@ ACTIONS: tuple[str, ...] = DecisionAction.__args__  # type: ignore[attr-defined]
 STATUSES = ("open", "resolved")
 SPOTCHECK_STATUSES = ("pending", "ok", "violation", "all")
 DEFAULT_LIMIT = 100
+# The report's media types other than JSON, as the OpenAPI lists them (no parameters).
+REPORT_MEDIA_TYPES = tuple(m.partition(";")[0] for f, m in FORMATS.items() if f != "json")
 
 
 # ---------------------------------------------------------------- pure validators
@@ -60,24 +72,20 @@ def _plain(value: Any, name: str) -> str:
     return value
 
 
-def parse_group_key(value: Any) -> str:
-    value = _plain(value, "group key")
-    if not _KEY.match(value):
-        raise _invalid(
-            f"group key {value!r} is not '{{platform}}:{{group_id}}' "
-            f"with platform one of {', '.join(PLATFORMS)}"
-        )
+def _key(value: Any, what: str) -> str:
+    value = _plain(value, what)
+    problem = key_problem(value, what)
+    if problem is not None:
+        raise _invalid(problem)
     return value
+
+
+def parse_group_key(value: Any) -> str:
+    return _key(value, "group key")
 
 
 def parse_user_key(value: Any) -> str:
-    value = _plain(value, "user key")
-    if not _KEY.match(value):
-        raise _invalid(
-            f"user key {value!r} is not '{{platform}}:{{user_id}}' "
-            f"with platform one of {', '.join(PLATFORMS)}"
-        )
-    return value
+    return _key(value, "user key")
 
 
 def _shown(value: str) -> str:
@@ -85,8 +93,8 @@ def _shown(value: str) -> str:
     return repr(value if len(value) <= 80 else value[:80] + "...")
 
 
-def parse_day(value: Any, name: str, earliest: date = queries.FIRST_DAY) -> str | None:
-    """An optional local date, YYYY-MM-DD, between `earliest` and queries.LAST_DAY."""
+def parse_day(value: Any, name: str, earliest: date = FIRST_DAY) -> str | None:
+    """An optional local date, YYYY-MM-DD, between `earliest` and figures.LAST_DAY."""
     if value is None or value == "":
         return None
     value = _plain(value, name)
@@ -96,17 +104,15 @@ def parse_day(value: Any, name: str, earliest: date = queries.FIRST_DAY) -> str 
         day = date.fromisoformat(value)
     except ValueError:
         raise _invalid(f"{name} must be a date YYYY-MM-DD (got {_shown(value)})") from None
-    if not earliest <= day <= queries.LAST_DAY:
-        raise _invalid(
-            f"{name} must be a date between {earliest} and {queries.LAST_DAY} (got {value!r})"
-        )
+    if not earliest <= day <= LAST_DAY:
+        raise _invalid(f"{name} must be a date between {earliest} and {LAST_DAY} (got {value!r})")
     return value
 
 
 def parse_cursor(value: Any) -> str | None:
     """A page cursor is the start of the last period returned: the ISO week holding
     FIRST_DAY starts up to six days before it."""
-    return parse_day(value, "cursor", queries.FIRST_DAY - timedelta(days=6))
+    return parse_day(value, "cursor", FIRST_DAY - timedelta(days=6))
 
 
 def parse_range(date_from: Any, date_to: Any) -> tuple[str | None, str | None]:
@@ -115,20 +121,20 @@ def parse_range(date_from: Any, date_to: Any) -> tuple[str | None, str | None]:
         if start > end:
             raise _invalid(f"from ({start}) is after to ({end})")
         days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
-        if days > queries.MAX_RANGE_DAYS:
+        if days > MAX_RANGE_DAYS:
             raise _invalid(
-                f"from {start} to {end} spans {days} days; at most {queries.MAX_RANGE_DAYS} "
+                f"from {start} to {end} spans {days} days; at most {MAX_RANGE_DAYS} "
                 "in one request (leave from and to out for everything)"
             )
     return start, end
 
 
 def parse_month(value: Any, name: str = "month") -> str:
-    """A "YYYY-MM" month within the calendar of queries.FIRST_DAY..LAST_DAY."""
+    """A "YYYY-MM" month within the calendar of figures.FIRST_DAY..LAST_DAY."""
     value = _plain(value, name)
     if not _MONTH.match(value):
         raise _invalid(f"{name} must be YYYY-MM (got {_shown(value)})")
-    first, last = queries.FIRST_DAY.year, queries.LAST_DAY.year
+    first, last = FIRST_DAY.year, LAST_DAY.year
     if not first <= int(value[:4]) <= last:
         raise _invalid(f"{name} must be a month between {first}-01 and {last}-12 (got {value!r})")
     return value
@@ -151,7 +157,7 @@ def parse_token(value: Any, name: str) -> str | None:
     return value
 
 
-def parse_limit(value: Any, maximum: int = queries.MAX_LIMIT) -> int:
+def parse_limit(value: Any, maximum: int = MAX_LIMIT) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
         raise _invalid(f"limit must be between 1 and {maximum} (got {value!r})")
     return value
@@ -195,8 +201,15 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _read(request: Request, work: Awaitable[T]) -> T:
-    """A route's store work, all of it within one deadline (503 + Retry-After past it)."""
+async def _query(
+    request: Request,
+    read: Callable[Concatenate[AsyncDatabase, P], Awaitable[T]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """A route's store work: `read` on the app's database with the parsed parameters,
+    all of it within one deadline (503 + Retry-After past it)."""
+    work = read(request.app.state.db, *args, **kwargs)
     return await within_store_deadline(work, _settings(request).store_timeout_s)
 
 
@@ -212,14 +225,11 @@ class ReviewIn(BaseModel):
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reporting"])
 
-    @router.get("/groups")
-    async def groups(request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
-        items = await _read(
-            request, queries.list_groups(request.app.state.db, visible_groups(principal))
-        )
-        return {"items": items}
+    @router.get("/groups", response_model=responses.GroupList)
+    async def groups(request: Request, principal: Principal = Depends(reader)) -> Doc:
+        return {"items": await _query(request, reads.list_groups, visible_groups(principal))}
 
-    @router.get("/groups/{group_key}/activity")
+    @router.get("/groups/{group_key}/activity", response_model=responses.ActivityPage)
     async def activity(
         request: Request,
         group_key: str = Depends(group_reader),
@@ -228,23 +238,21 @@ def build_router() -> APIRouter:
         date_to: str | None = Query(None, alias="to"),
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Doc:
         gran = parse_choice(granularity, "granularity", GRANULARITIES)
         start, end = parse_range(date_from, date_to)
-        return await _read(
+        return await _query(
             request,
-            queries.activity(
-                request.app.state.db,
-                group_key,
-                gran,
-                start,
-                end,
-                parse_limit(limit),
-                parse_cursor(cursor),
-            ),
+            reads.activity,
+            group_key,
+            gran,
+            start,
+            end,
+            parse_limit(limit),
+            parse_cursor(cursor),
         )
 
-    @router.get("/groups/{group_key}/violations")
+    @router.get("/groups/{group_key}/violations", response_model=responses.ViolationsPage)
     async def violations(
         request: Request,
         group_key: str = Depends(group_reader),
@@ -254,59 +262,52 @@ def build_router() -> APIRouter:
         action: str | None = None,
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
-    ) -> dict[str, Any]:
+    ) -> Doc:
         start, end = parse_range(date_from, date_to)
-        return await _read(
+        return await _query(
             request,
-            queries.violations(
-                request.app.state.db,
-                group_key,
-                start,
-                end,
-                parse_token(rule, "rule"),
-                parse_choice(action, "action", ACTIONS) if action else None,
-                parse_limit(limit),
-                parse_offset(offset),
-            ),
+            reads.violations,
+            group_key,
+            start,
+            end,
+            parse_token(rule, "rule"),
+            parse_choice(action, "action", ACTIONS) if action else None,
+            parse_limit(limit),
+            parse_offset(offset),
         )
 
-    @router.get("/groups/{group_key}/complaints")
+    @router.get("/groups/{group_key}/complaints", response_model=responses.ComplaintsPage)
     async def complaints(
         request: Request,
         group_key: str = Depends(group_reader),
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
-    ) -> dict[str, Any]:
-        return await _read(
+    ) -> Doc:
+        return await _query(
             request,
-            queries.complaints(
-                request.app.state.db,
-                group_key,
-                parse_choice(status, "status", STATUSES) if status else None,
-                _settings(request).complaint_sla_hours,
-                datetime.now(UTC),
-                parse_limit(limit),
-                parse_offset(offset),
-            ),
+            reads.complaints,
+            group_key,
+            parse_choice(status, "status", STATUSES) if status else None,
+            _settings(request).complaint_sla_hours,
+            datetime.now(UTC),
+            parse_limit(limit),
+            parse_offset(offset),
         )
 
-    @router.get("/groups/{group_key}/operators")
+    @router.get("/groups/{group_key}/operators", response_model=responses.OperatorsPage)
     async def operators(
         request: Request,
         group_key: str = Depends(group_reader),
         month: str | None = None,
         principal: Principal = Depends(reader),
-    ) -> dict[str, Any]:
+    ) -> Doc:
         _require_roles(principal, ("admin", "auditor"), "the operators' figures")
-        return await _read(
-            request,
-            queries.operators(
-                request.app.state.db, group_key, parse_month(month) if month else None
-            ),
+        return await _query(
+            request, reads.operators, group_key, parse_month(month) if month else None
         )
 
-    @router.get("/groups/{group_key}/spotchecks")
+    @router.get("/groups/{group_key}/spotchecks", response_model=responses.SpotcheckQueue)
     async def spotchecks(
         request: Request,
         group_key: str = Depends(group_reader),
@@ -314,41 +315,41 @@ def build_router() -> APIRouter:
         date_to: str | None = Query(None, alias="to"),
         status: str = "pending",
         principal: Principal = Depends(reader),
-    ) -> dict[str, Any]:
+    ) -> Doc:
         _require_roles(principal, ("admin", "auditor"), "the spot-check queue")
         start, end = parse_range(date_from, date_to)
-        return await _read(
+        return await _query(
             request,
-            queries.spotchecks(
-                request.app.state.db,
-                group_key,
-                start,
-                end,
-                parse_choice(status, "status", SPOTCHECK_STATUSES),
-            ),
+            reads.spotchecks,
+            group_key,
+            start,
+            end,
+            parse_choice(status, "status", SPOTCHECK_STATUSES),
         )
 
-    @router.post("/groups/{group_key}/spotchecks/{event_id}/review")
+    @router.post(
+        "/groups/{group_key}/spotchecks/{event_id}/review",
+        response_model=responses.ReviewRecorded,
+    )
     async def review(
         request: Request,
         event_id: str,
         body: ReviewIn,
         group_key: str = Depends(group_reader),
         principal: Principal = Depends(reader),
-    ) -> dict[str, Any]:
+    ) -> Doc:
         _require_roles(principal, ("admin",), "reviewing a spot check")
         event = parse_token(event_id, "event id")
         if event is None:
             raise _invalid("event id is required")
-        db = request.app.state.db
 
-        async def look_up_and_record() -> dict[str, Any]:
-            day = await queries.sampled_day(db, group_key, event)
+        async def look_up_and_record(db: AsyncDatabase) -> Doc:
+            day = await reads.sampled_day(db, group_key, event)
             if day is None:
                 raise HTTPException(
                     404, f"message {event} is not in the spot-check sample of {group_key}"
                 )
-            return await queries.record_review(
+            return await record_review(
                 db,
                 group_key,
                 event,
@@ -360,21 +361,28 @@ def build_router() -> APIRouter:
                 datetime.now(UTC),
             )
 
-        return await _read(request, look_up_and_record())
+        return await _query(request, look_up_and_record)
 
-    @router.get("/users/{user_key}/history")
+    @router.get("/users/{user_key}/history", response_model=responses.UserHistory)
     async def history(
         request: Request, user_key: str, principal: Principal = Depends(reader)
-    ) -> dict[str, Any]:
+    ) -> Doc:
         # The audit trail comes from the archive: every event and decision, hash-chained.
-        return await _read(
-            request,
-            audit_user_history(
-                request.app.state.db, parse_user_key(user_key), visible_groups(principal)
-            ),
+        return await _query(
+            request, audit_user_history, parse_user_key(user_key), visible_groups(principal)
         )
 
-    @router.get("/reports/{group_key}/{month}")
+    @router.get(
+        "/reports/{group_key}/{month}",
+        response_class=Response,
+        responses={
+            200: {
+                "model": responses.MonthlyReport,
+                "description": "The report in the format asked for (JSON by default).",
+                "content": {media: {} for media in REPORT_MEDIA_TYPES},
+            }
+        },
+    )
     async def report(
         request: Request,
         month: str,
@@ -383,11 +391,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         fmt = parse_choice(format, "format", tuple(FORMATS))
         try:
-            built = await _read(
-                request,
-                monthly_report(
-                    request.app.state.db, group_key, parse_month(month), _settings(request)
-                ),
+            built = await _query(
+                request, monthly_report, group_key, parse_month(month), _settings(request)
             )
         except ReportMonthError as err:  # parse_month refuses these first; a backstop
             raise _invalid(str(err)) from None

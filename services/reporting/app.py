@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 
 from services.reporting.archive_writer import ArchiveWriter
 from services.reporting.generations import ProjectionNames
-from services.reporting.queries import ensure_review_indexes
+from services.reporting.responses import Health, Readiness
+from services.reporting.reviews import ensure_review_indexes
 from services.reporting.sink import ProjectionSink
 from services.reporting.worker import SERVICE, ReportingWorker
 from shared.consumer import ConsumerRunner
@@ -87,11 +88,11 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
     install_store_errors(app, settings.store_timeout_s)
     install_validation_errors(app)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
     async def readyz() -> JSONResponse:
         try:
             await asyncio.wait_for(app.state.mongo.admin.command("ping"), 3.0)
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             {"store": store, "consuming": consuming}, 200 if store and consuming else 503
         )
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         data, media_type = render_metrics()
         return Response(data, media_type=media_type)

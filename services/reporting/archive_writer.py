@@ -4,6 +4,10 @@ inside the same MongoDB transaction as the projections and the checkpoint.
 Why beside the stream: topics may one day lose old records (retention, a lost cluster);
 the archive keeps the record replayable and provably untampered (see chain.py).
 
+Storage (shared/archive.py): one document per (stream, group) and batch, a chunk holding
+that batch's chain records; the store pays per document and per index entry, not per
+record.
+
 Rollback safety: `append` links records onto heads held in memory, but those heads only
 become the writer's truth when the caller says the transaction committed (`commit`).
 After an abort the caller calls `discard` and the next batch links onto the old heads
@@ -17,11 +21,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.archive import ARCHIVE, HEADS, archive_document
+from shared.archive import (
+    ARCHIVE,
+    FORMAT1_INDEXES,
+    HEADS,
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_RECORDS,
+    check_format,
+    chunk_document,
+    create_indexes,
+    mark_format,
+    record_size,
+    stored_format,
+)
 from shared.chain import GENESIS, head_id, link, record_id
 from shared.consumer import Retryable
 
@@ -38,12 +53,18 @@ class _Staged:
     partition: int
     offset: int
     body: dict[str, Any]
+    size: int
 
 
 class ArchiveWriter:
-    def __init__(self) -> None:
+    def __init__(
+        self, max_records: int = MAX_CHUNK_RECORDS, max_bytes: int = MAX_CHUNK_BYTES
+    ) -> None:
         # (stream, group_key) -> (last seq, last hash), as committed
         self.heads: dict[tuple[str, str], tuple[int, str]] = {}
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        # staged items and their linked records, in lockstep
         self._staged: list[_Staged] = []
         self._staged_ids: set[str] = set()
         self._pending: list[dict[str, Any]] = []
@@ -54,19 +75,22 @@ class ArchiveWriter:
 
     @staticmethod
     async def ensure_indexes(db: AsyncDatabase) -> None:
+        """The archive's indexes and format marker, at start-up. Raises ArchiveFormatError
+        on an archive of the earlier release (one document per record) until it is
+        migrated: this writer would add chunks its readers could not tell apart."""
+        found = await stored_format(db)
+        check_format(found)
         coll = db[ARCHIVE]
-        await coll.create_index(
-            [("group_key", ASCENDING), ("stream", ASCENDING), ("seq", ASCENDING)], unique=True
-        )
-        # replay from the archive: a partition's events in offset order
-        await coll.create_index(
-            [("stream", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
-        )
-        # recorded decisions of a period
-        await coll.create_index([("stream", ASCENDING), ("at", ASCENDING)])
-        # a user's audit trail, and what closes their complaints and sanctions
-        await coll.create_index([("users", ASCENDING), ("at", DESCENDING)])
-        await coll.create_index([("refs", ASCENDING)])
+        if found is None:
+            # An empty archive the earlier release set up: its per-record unique index on
+            # (group_key, stream, seq) would refuse a second chunk of a chain.
+            existing = await coll.index_information()
+            for name in FORMAT1_INDEXES:
+                if name in existing:
+                    await coll.drop_index(name)
+        await create_indexes(coll)
+        if found is None:
+            await mark_format(db)
 
     async def load_heads(
         self, db: AsyncDatabase, session: Any = None, groups: set[str] | None = None
@@ -105,9 +129,8 @@ class ArchiveWriter:
             body=item.body,
         )
         self._pending_heads[key] = (record["seq"], record["hash"])
-        doc = archive_document(record)
-        self._pending.append(doc)
-        return doc
+        self._pending.append(record)
+        return record
 
     def append(
         self,
@@ -118,20 +141,44 @@ class ArchiveWriter:
         offset: int,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Link one event or decision; None when this batch already holds its id.
+        """Link one event or decision and return its chain record; None when this batch
+        already holds its id.
 
         `body` is the canonical JSON dict (`event_to_dict`, or `decision_body`).
         """
         rid = record_id(stream, group_key, id)
         if rid in self._staged_ids:
             return None
-        item = _Staged(stream, group_key, id, partition, offset, body)
+        item = _Staged(stream, group_key, id, partition, offset, body, record_size(body))
         self._staged.append(item)
         self._staged_ids.add(rid)
         return self._link(item)
 
-    def pending(self) -> list[dict[str, Any]]:
+    def pending_records(self) -> list[dict[str, Any]]:
+        """The batch's chain records, in the order they were linked."""
         return list(self._pending)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The chunks `write` would insert: per (stream, group), the batch's records of
+        one partition, split only past `max_records` or `max_bytes`."""
+        runs: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+        sizes: dict[tuple[str, str], int] = {}
+        for item, record in zip(self._staged, self._pending, strict=True):
+            key = (item.stream, item.group_key)
+            chain = runs.setdefault(key, [])
+            run = chain[-1] if chain else None
+            if (
+                run is None
+                or run[-1]["partition"] != record["partition"]
+                or len(run) >= self.max_records
+                or sizes[key] + item.size > self.max_bytes
+            ):
+                run = []
+                chain.append(run)
+                sizes[key] = 0
+            run.append(record)
+            sizes[key] += item.size
+        return [chunk_document(run) for chain in runs.values() for run in chain]
 
     def pending_heads(self) -> list[dict[str, Any]]:
         return [
@@ -157,19 +204,19 @@ class ArchiveWriter:
             self._link(item)
 
     async def write(self, db: AsyncDatabase, session: Any) -> int:
-        """Insert the batch's records and move the heads, inside the caller's transaction.
+        """Insert the batch's chunks and move the heads, inside the caller's transaction.
 
-        Heads are compare-and-set first, then the records inserted. Returns the number of
+        Heads are compare-and-set first, then the chunks inserted. Returns the number of
         records written. Raises ArchiveConflict when a head moved under this writer; the
         caller aborts, calls `discard` and `load_heads`.
         """
         if not self._staged:
             return 0
-        ids = [d["_id"] for d in self._pending]
-        existing = {
-            d["_id"]
-            async for d in db[ARCHIVE].find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
-        }
+        ids = [record_id(s.stream, s.group_key, s.id) for s in self._staged]
+        wanted = set(ids)
+        existing: set[str] = set()
+        async for doc in db[ARCHIVE].find({"ids": {"$in": ids}}, {"ids": 1}, session=session):
+            existing.update(i for i in doc.get("ids") or [] if i in wanted)
         if existing:
             self._relink_without(existing)
         for key, (seq, digest) in self._pending_heads.items():
@@ -189,11 +236,12 @@ class ArchiveWriter:
                 )
                 if result.matched_count != 1:
                     raise ArchiveConflict(f"chain {hid} moved past seq {old[0]} elsewhere")
-        if self._pending:
+        chunks = self.pending()
+        if chunks:
             try:
-                await db[ARCHIVE].insert_many(self._pending, ordered=False, session=session)
+                await db[ARCHIVE].insert_many(chunks, ordered=False, session=session)
             except BulkWriteError as err:
-                # a (group, stream, seq) already taken: another writer linked there
+                # a (group, stream, seq_lo) or a record id already taken: another writer
                 raise ArchiveConflict(f"archive positions taken by another writer: {err}") from err
         self._written_heads = dict(self._pending_heads)
         return len(self._pending)

@@ -3,18 +3,22 @@
 The archive, not the projections, is the source: it holds the events and decisions
 themselves (with the rule-set version each decision ran under), it survives projection
 rebuilds, and its chain proves nothing in the trail was edited.
+
+The archive stores chunks (shared/archive.py): a query finds the chunks whose combined
+query fields match, and the records inside are filtered by their own user keys, refs and
+types (`index_fields`, as the writer computes them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.archive import ARCHIVE
+from shared.archive import ARCHIVE, chunk_records, record_fields, require_format, sort_time
 from shared.chain import record_id
 
 # Event types that concern a user beyond their own messages.
@@ -39,6 +43,52 @@ def _scope(allowed_groups: AbstractSet[str] | None) -> dict[str, Any]:
     return {} if allowed_groups is None else {"group_key": {"$in": sorted(allowed_groups)}}
 
 
+# A matching record with its query fields.
+_Found = tuple[dict[str, Any], dict[str, Any]]
+
+
+async def _records(
+    db: AsyncDatabase,
+    query: dict[str, Any],
+    allowed_groups: AbstractSet[str] | None,
+    keep: Callable[[dict[str, Any], dict[str, Any]], bool],
+) -> list[_Found]:
+    """The records of the chunks matching `query` that `keep` (record, fields) accepts.
+    A record naming a group outside the caller's is never returned, whatever chunk
+    holds it."""
+    found: list[_Found] = []
+    projection = {"group_key": 1, "stream": 1, "records": 1}
+    async for doc in db[ARCHIVE].find({**query, **_scope(allowed_groups)}, projection):
+        for record in chunk_records(doc):
+            if not isinstance(record.get("body"), dict):
+                continue
+            if allowed_groups is not None and record.get("group_key") not in allowed_groups:
+                continue
+            fields = record_fields(record)
+            if keep(record, fields):
+                found.append((record, fields))
+    return found
+
+
+def _by_time_and_id(item: _Found) -> tuple[Any, ...]:
+    """Time, then the record's id (the order format 1 read them in: at, _id)."""
+    record, fields = item
+    rid = record_id(str(record["stream"]), str(record["group_key"]), str(record.get("id")))
+    return (sort_time(fields["at"]), rid)
+
+
+def _by_time(item: _Found) -> tuple[Any, ...]:
+    """Time, then the order of the chain (as written)."""
+    record, fields = item
+    seq = record.get("seq")
+    return (
+        sort_time(fields["at"]),
+        str(record["group_key"]),
+        str(record["stream"]),
+        seq if isinstance(seq, int) else -1,
+    )
+
+
 async def user_history(
     db: AsyncDatabase, user_key: str, allowed_groups: AbstractSet[str] | None = None
 ) -> dict[str, Any]:
@@ -47,17 +97,22 @@ async def user_history(
     allowed_groups: the groups the caller may see (None: all). Nothing of another group
     is read, so an operator scoped to one group never learns of the others.
     """
-    archive = db[ARCHIVE]
-    scope = _scope(allowed_groups)
+    await require_format(db)
     decisions: list[dict[str, Any]] = []
     complaints: dict[tuple[str, str], dict[str, Any]] = {}
     sanctions: dict[tuple[str, str], dict[str, Any]] = {}
 
-    query = {"users": user_key, **scope, "type": {"$in": ["decision", *_TRAIL_TYPES]}}
-    async for doc in archive.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]):
-        body = doc["body"]
-        group = doc["group_key"]
-        if doc["stream"] == "decisions":
+    wanted = {"decision", *_TRAIL_TYPES}
+    trail = await _records(
+        db,
+        {"users": user_key, "types": {"$in": sorted(wanted)}},
+        allowed_groups,
+        lambda _, f: user_key in f["users"] and f["type"] in wanted,
+    )
+    for record, fields in sorted(trail, key=_by_time_and_id):
+        body = record["body"]
+        group = record["group_key"]
+        if record["stream"] == "decisions":
             decisions.append(
                 {
                     "decision_id": body["decision_id"],
@@ -83,7 +138,7 @@ async def user_history(
             "occurred_at": body["occurred_at"],
             "actor": body.get("actor"),
         }
-        if doc["type"] == "complaint.filed":
+        if fields["type"] == "complaint.filed":
             complaints[(group, p["complaint_id"])] = {
                 **common,
                 "role": "about" if target_key == user_key else "by",
@@ -113,9 +168,15 @@ async def user_history(
         f"sanction:{sid}" for _, sid in sanctions
     ]
     if refs:
-        closing = {"refs": {"$in": refs}, "type": {"$in": _CLOSING_TYPES}, **scope}
-        async for doc in archive.find(closing).sort([("at", ASCENDING)]):
-            body, group = doc["body"], doc["group_key"]
+        wanted_refs = set(refs)
+        closing = await _records(
+            db,
+            {"refs": {"$in": refs}, "types": {"$in": _CLOSING_TYPES}},
+            allowed_groups,
+            lambda _, f: f["type"] in _CLOSING_TYPES and not wanted_refs.isdisjoint(f["refs"]),
+        )
+        for record, fields in sorted(closing, key=_by_time):
+            body, group = record["body"], record["group_key"]
             p = body.get("payload", {})
             closed = {
                 "event_id": body["event_id"],
@@ -123,7 +184,7 @@ async def user_history(
                 "by": _user_key(group, body.get("user_id")),
                 "actor": body.get("actor"),
             }
-            if doc["type"] == "complaint.resolved":
+            if fields["type"] == "complaint.resolved":
                 item = complaints.get((group, p.get("complaint_id", "")))
                 if item is not None:
                     item["resolution"] = {
@@ -168,17 +229,26 @@ async def _flagged_messages(
     if not by_event:
         return []
     ids = [record_id("events", group, eid) for group, eid in by_event]
-    query = {"_id": {"$in": ids}, "type": "message.posted", **_scope(allowed_groups)}
+    wanted = set(ids)
+    messages = await _records(
+        db,
+        {"ids": {"$in": ids}, "types": "message.posted"},
+        allowed_groups,
+        lambda r, f: (
+            f["type"] == "message.posted"
+            and record_id(str(r["stream"]), str(r["group_key"]), str(r.get("id"))) in wanted
+        ),
+    )
     out = []
-    async for doc in db[ARCHIVE].find(query).sort([("at", ASCENDING)]):
-        body = doc["body"]
-        if _user_key(doc["group_key"], body.get("user_id")) != user_key:
+    for record, _ in sorted(messages, key=_by_time):
+        body, group = record["body"], record["group_key"]
+        if _user_key(group, body.get("user_id")) != user_key:
             continue
-        caused = by_event.get((doc["group_key"], body["event_id"]), [])
+        caused = by_event.get((group, body["event_id"]), [])
         out.append(
             {
                 "event_id": body["event_id"],
-                "group_key": doc["group_key"],
+                "group_key": group,
                 "occurred_at": body["occurred_at"],
                 "message_id": body["payload"].get("message_id"),
                 "text": body["payload"].get("text", ""),

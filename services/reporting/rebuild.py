@@ -5,7 +5,6 @@ new generation's checkpoints (it notices at its next batch)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,9 +145,3 @@ async def drop_generation(settings: Settings, projection: str, generation: int) 
         await db[CHECKPOINTS].delete_many({"_id": {"$regex": f"^{prefix}:"}})
     finally:
         await mongo.close()
-
-
-def run_rebuild(
-    settings: Settings, projection: str, drop_old: bool, progress: Progress
-) -> RebuildResult:
-    return asyncio.run(rebuild(settings, projection, drop_old=drop_old, progress=progress))

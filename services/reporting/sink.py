@@ -299,7 +299,7 @@ class ProjectionSink:
                                 record.language or ctx.language,
                                 ctx,
                             )
-                        fold_decision(batch, record, ctx)
+                        fold_decision(batch, record, ctx, only=plan.projections)
                     else:
                         if record.type == "ruleset.updated":
                             rules = record.payload.rules
@@ -307,7 +307,11 @@ class ProjectionSink:
                                 record.group_key, rules.get("timezone"), rules.get("language")
                             )
                         fold_event(
-                            batch, record, self.directory.get(record.group_key), self.settings
+                            batch,
+                            record,
+                            self.directory.get(record.group_key),
+                            self.settings,
+                            only=plan.projections,
                         )
                 except Exception as err:  # folds are pure: the record is at fault
                     raise _RecordFailed(offset, err) from err

@@ -71,10 +71,19 @@ def test_archive_verifies_and_tampering_is_named(community: Any) -> None:
         db = database(mongo, community.settings)
         try:
             assert await verify_archive(db) == []
-            victim = await db["archive"].find_one({"stream": "events", "seq": 5})
+            # one chunk per stream, group and batch, not one document per record
+            chunks = await db["archive"].count_documents({"stream": "events"})
+            heads = await db["archive_heads"].find({"stream": "events"}).to_list()
+            assert chunks < sum(h["seq"] + 1 for h in heads)
+            # the chunk holding some chain's seq 5, and the record's place in it
+            victim = await db["archive"].find_one(
+                {"stream": "events", "seq_lo": {"$lte": 5}, "seq_hi": {"$gte": 5}}
+            )
             assert victim is not None
+            i = [r["seq"] for r in victim["records"]].index(5)
             await db["archive"].update_one(
-                {"_id": victim["_id"]}, {"$set": {"body.payload.text": "rewritten history"}}
+                {"_id": victim["_id"]},
+                {"$set": {f"records.{i}.body.payload.text": "rewritten history"}},
             )
             breaks = await verify_archive(db, victim["group_key"])
             assert [(b.group_key, b.stream, b.seq) for b in breaks] == [

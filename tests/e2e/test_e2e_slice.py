@@ -101,9 +101,13 @@ def test_invalid_event_names_the_field(api: dict[str, Any]) -> None:
     assert "message_id" in errors[0]["error"]
 
 
-def test_events_flow_to_decisions_and_projection(api: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def flowed(api: dict[str, Any]) -> dict[str, Any]:
+    """The stream both flow tests stand on: the group's rule set and six events, accepted,
+    processed by every consumer, and the day's figures read right then (before any other
+    test adds to them)."""
     ingest = api["ingest"]
-    assert ingest.post("/v1/events", json=ruleset(1, ["scamcoin"])).status_code == 202
+    rules = ingest.post("/v1/events", json=ruleset(1, ["scamcoin"]))
     batch = [
         event(10, "member.joined", "alice", "2026-03-02T09:00:00Z"),
         event(11, "member.joined", "bob", "2026-03-02T09:05:00Z"),
@@ -113,16 +117,24 @@ def test_events_flow_to_decisions_and_projection(api: dict[str, Any]) -> None:
         event(15, "member.left", "bob", "2026-03-02T12:00:00Z"),
     ]
     resp = ingest.post("/v1/events", json=batch)
+    asyncio.run(wait_caught_up(api["stack"].settings, timeout=120))
+    return {"rules": rules, "batch": resp, "day": day(api, "2026-03-02")}
+
+
+def test_events_flow_to_decisions_and_projection(flowed: dict[str, Any]) -> None:
+    assert flowed["rules"].status_code == 202
+    resp = flowed["batch"]
     assert resp.status_code == 202, resp.text
     assert [r["status"] for r in resp.json()["results"]] == ["accepted"] * 6
 
-    asyncio.run(wait_caught_up(api["stack"].settings, timeout=120))
-    d = day(api, "2026-03-02")
+    d = flowed["day"]
     assert (d["messages"], d["joins"], d["leaves"], d["active_users"]) == (3, 2, 1, 2)
     assert d["decisions"].get("warn", 0) >= 1  # bob's full-width keyword
 
 
-def test_duplicate_changes_no_count_even_after_ingest_restart(api: dict[str, Any]) -> None:
+def test_duplicate_changes_no_count_even_after_ingest_restart(
+    api: dict[str, Any], flowed: dict[str, Any]
+) -> None:
     stack = api["stack"]
     again = msg(12, "alice", "hello everyone", "2026-03-02T10:00:00Z")
     resp = api["ingest"].post("/v1/events", json=again)
@@ -138,4 +150,4 @@ def test_duplicate_changes_no_count_even_after_ingest_restart(api: dict[str, Any
 
     asyncio.run(wait_caught_up(stack.settings, timeout=120))
     d = day(api, "2026-03-02")
-    assert d["messages"] == 4  # 3 before + carol; the duplicate counted nowhere
+    assert d["messages"] == 4  # 3 of the flow + carol; the duplicate counted nowhere

@@ -3,6 +3,7 @@ broker is back, the retried requests land once each."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -11,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
+from shared.kafka import read_to_end
 from tests.support.stack import Servers
 from tests.support.tcp_proxy import TcpProxy
 from tools.devstack import DevStack, wait_url_ready
@@ -63,28 +64,9 @@ def proxied(servers: Servers, tmp_path: Path) -> Iterator[tuple[DevStack, TcpPro
 
 
 async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
-    import json
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
+    return Counter(
+        json.loads(r.value or b"{}")["event_id"] for r in await read_to_end(bootstrap, topic)
     )
-    await consumer.start()
-    ids: Counter[str] = Counter()
-    try:
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=500)
-            idle = 0 if batch else idle + 1
-            for records in batch.values():
-                for r in records:
-                    ids[json.loads(r.value)["event_id"]] += 1
-    finally:
-        await consumer.stop()
-    return ids
 
 
 async def test_broker_outage_gives_503_then_retries_land_once(

@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.codec import encode_event
-from shared.kafka import log_end_offsets
+from shared.kafka import read_to_end
 from shared.settings import Settings
 from shared.topics import ensure_topics
 from tests.support.scenario import expected_decisions, scripted_history
@@ -38,26 +37,8 @@ def moderation_stack(servers: Servers, settings: Settings, workdir: Path) -> Dev
 
 async def read_decisions(settings: Settings, since: dict[int, int] | None = None) -> list[dict]:
     """Every decision record (from `since` offsets on), partition by partition, in order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(settings.decisions_topic, p) for p in range(settings.partitions)]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, (since or {}).get(tp.partition, 0))
-        ends = await log_end_offsets(settings.kafka_bootstrap, tps)
-        out: dict[int, list[dict]] = {p: [] for p in range(settings.partitions)}
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            for tp, recs in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
-                out[tp.partition].extend(json.loads(r.value) for r in recs if r.offset < ends[tp])
-        return [d for p in sorted(out) for d in out[p]]
-    finally:
-        await consumer.stop()
+    records = await read_to_end(settings, settings.decisions_topic, since=since)
+    return [json.loads(r.value or b"{}") for r in records]
 
 
 async def test_scripted_history_gives_exactly_the_expected_decisions(
@@ -138,11 +119,16 @@ async def test_decisions_are_the_same_however_the_stream_is_split(
         stack.stop()
     results["two"] = decision_set(await read_decisions(two))
 
-    # A fresh instance from offset 0 over the first run's topic, with no snapshots.
+    # A fresh instance from offset 0 over the first run's topic, with no snapshots and a
+    # consumer group of its own (its progress is its group's committed offsets).
     fresh = Settings(
         **(
             one.model_dump()
-            | {"mongo_db": one.mongo_db + "_fresh", "topic_prefix": one.topic_prefix}
+            | {
+                "mongo_db": one.mongo_db + "_fresh",
+                "topic_prefix": one.topic_prefix,
+                "consumer_group_prefix": one.consumer_group_prefix + "fresh-",
+            }
         )
     )
     before = await end_offsets(one, one.decisions_topic)

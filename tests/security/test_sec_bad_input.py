@@ -24,7 +24,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_sec_webhooks import fixture, onebot_sig, slack_sig, telegram_sig
 
 from tests.support.security import (
     GROUP_A,
@@ -32,8 +31,12 @@ from tests.support.security import (
     SLACK_SECRET,
     TELEGRAM_SECRET,
     SecStack,
+    fixture,
     message,
+    onebot_sig,
+    slack_sig,
     start_stack,
+    telegram_sig,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -157,6 +160,8 @@ NOT_EVENTS: list[tuple[str, Any, str]] = [
     ("text of 70,000 characters", event(payload_changes={"text": "x" * 70_000}), "text"),
     ("text with a lone surrogate", event(payload_changes={"text": "\ud800"}), "surrogate"),
     ("user_id with a lone low surrogate", event(user_id="u\udfff"), "surrogate"),
+    # the 422 quotes the event_id back: it used to fail to encode (a 500)
+    ("event_id that is a lone surrogate", event(event_id="\ud800"), "surrogate"),
     ("mentions a string", event(payload_changes={"mentions": "@all"}), "mentions"),
     ("message_id missing", {**event(), "payload": {"text": "x"}}, "message_id"),
     ("an extra envelope key", event(bogus=1), "bogus"),

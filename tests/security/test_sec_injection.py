@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from test_sec_webhooks import fixture, onebot_sig, telegram_sig
 
 from tests.support.security import (
     A_MARKERS,
@@ -24,9 +23,12 @@ from tests.support.security import (
     TELEGRAM_SECRET,
     SecStack,
     Token,
+    fixture,
     message,
+    onebot_sig,
     ruleset,
     start_stack,
+    telegram_sig,
 )
 
 pytestmark = pytest.mark.integration

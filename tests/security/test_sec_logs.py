@@ -10,9 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from test_sec_webhooks import SIGNERS, fresh_body
 
-from tests.support.security import GROUP_A, PLATFORM_SECRETS, SecStack, message, sanction
+from tests.support.security import (
+    GROUP_A,
+    PLATFORM_SECRETS,
+    SIGNERS,
+    SecStack,
+    fresh_body,
+    message,
+    sanction,
+)
 from tools.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration

@@ -6,72 +6,29 @@ in constant time: `hmac.compare_digest`, never `==`."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import hmac
 import inspect
-import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from services.ingest.platforms import verify
+from services.ingest.platforms import signatures as verify
 from shared import tokens
-from tests.support.security import ONEBOT_SECRET, SLACK_SECRET, TELEGRAM_SECRET, SecStack
+from tests.support.security import (
+    SIGNERS,
+    SLACK_SECRET,
+    SecStack,
+    fixture,
+    fresh_body,
+    onebot_sig,
+    slack_sig,
+    telegram_sig,
+)
 
 pytestmark = pytest.mark.integration
-
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "platforms"
-_counter = iter(range(1, 1_000_000))
-
-
-def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
-
-
-def fresh_body(platform: str) -> bytes:
-    """A real platform payload with a new message id, so an accepted one is never a dup."""
-    n = next(_counter) + int(time.time())
-    if platform == "onebot":
-        d = fixture("onebot_group_message_1")
-        d["message_id"] = n
-    elif platform == "telegram":
-        d = fixture("telegram_group_message_1")
-        d["update_id"] = n
-        d["message"]["message_id"] = n
-    else:
-        d = fixture("slack_message_1")
-        d["event_id"] = f"Ev{n}"
-        d["event"]["ts"] = f"{n}.000100"
-        d["event"]["event_ts"] = f"{n}.000100"
-    return json.dumps(d).encode()
-
-
-def onebot_sig(body: bytes, secret: str) -> dict[str, str]:
-    return {"X-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
-
-
-def slack_sig(body: bytes, secret: str, ts: int | None = None) -> dict[str, str]:
-    ts = int(time.time()) if ts is None else ts
-    base = f"v0:{ts}:".encode() + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
-
-
-def telegram_sig(_: bytes, secret: str) -> dict[str, str]:
-    return {"X-Telegram-Bot-Api-Secret-Token": secret}
-
-
-SIGNERS: dict[str, tuple[Callable[[bytes, str], dict[str, str]], str]] = {
-    "onebot": (onebot_sig, ONEBOT_SECRET),
-    "telegram": (telegram_sig, TELEGRAM_SECRET),
-    "slack": (slack_sig, SLACK_SECRET),
-}
 
 
 def bad_requests(platform: str, body: bytes) -> dict[str, dict[str, str]]:

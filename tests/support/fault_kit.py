@@ -18,15 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaProducer
 
 from services.ingest.rules_client import ruleset_event
 from shared.codec import encode_event, event_from_dict
+from shared.kafka import read_to_end
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 from shared.topics import ensure_topics
-from tools.catchup import Positions, end_offsets, positions
+from tools.catchup import Positions, positions
 from tools.demo import demo_rule_sets
 from tools.devstack import DevStack, wait_url_ready
 from tools.embedded import free_port, kill
@@ -101,36 +101,7 @@ async def produce_paced(
         await asyncio.sleep(max(0.0, every_s - (time.monotonic() - t0)))
 
 
-async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of a topic, up to the end offsets of the moment."""
-    ends = await end_offsets(settings, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    out: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        tps = [TopicPartition(topic, p) for p, end in ends.items() if end > 0]
-        if not tps:
-            return out
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, 0)
-        pending = {tp: ends[tp.partition] for tp in tps}
-        deadline = time.monotonic() + 120
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: could not read up to {pending}")
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                out.extend(records)
-                if records and records[-1].offset + 1 >= pending.get(tp, 0):
-                    pending.pop(tp, None)
-        return out
-    finally:
-        await consumer.stop()
+read_topic = read_to_end  # the one whole-topic reader (shared/kafka.py)
 
 
 async def decisions(
@@ -245,8 +216,9 @@ def dump(snapshot: dict[str, list[dict[str, Any]]], path: Path) -> Path:
 
 
 async def progress(settings: Settings, name: str) -> int:
-    """How many records a consumer has made durable: moderation's snapshot offsets, or
-    reporting's slowest checkpoints, summed over partitions."""
+    """How many records a consumer has finished, from its group's committed offsets
+    summed over partitions (tools/catchup.py): moderation's events, or reporting's events
+    and decisions."""
     pos = await positions(settings)
     if name.startswith("moderation"):
         return pos.moderation_done
@@ -254,7 +226,7 @@ async def progress(settings: Settings, name: str) -> int:
 
 
 async def wait_progress(settings: Settings, name: str, since: int, timeout: float) -> bool:
-    """Until `name` has made more than `since` durable (False if it did not in time)."""
+    """Until `name` has finished more than `since` (False if it did not in time)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await progress(settings, name) > since:
@@ -354,8 +326,8 @@ def total_documents(snapshot: dict[str, list[dict[str, Any]]]) -> int:
 
 
 async def wait_drained(settings: Settings, timeout: float = 300.0) -> Positions:
-    """Until moderation's snapshots and reporting's checkpoints cover every record, twice in
-    a row (so decisions emitted meanwhile are counted too)."""
+    """Until moderation's and reporting's committed offsets cover every record, twice in a
+    row (so decisions emitted meanwhile are counted too)."""
     deadline = time.monotonic() + timeout
     last: Positions | None = None
     while True:

@@ -1,11 +1,17 @@
 """Shared helpers of the security suite: group-scoped tokens, a stack started with them
-and with platform secrets, canonical event builders, and a count of what reached the
-events topic (so a refused request can be shown to have published nothing)."""
+and with platform secrets, canonical event builders, real platform payloads and their
+signatures, and a count of what reached the events topic (so a refused request can be
+shown to have published nothing)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,3 +228,54 @@ def ruleset(event_id: str, group_key: str, version: int, keywords: list[str]) ->
         version=version,
         rules=whole_rules(keywords),
     )
+
+
+# ---- real platform payloads and their signatures (the webhook, log and input suites)
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "platforms"
+_counter = iter(range(1, 1_000_000))
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def fresh_body(platform: str) -> bytes:
+    """A real platform payload with a new message id, so an accepted one is never a dup."""
+    n = next(_counter) + int(time.time())
+    if platform == "onebot":
+        d = fixture("onebot_group_message_1")
+        d["message_id"] = n
+    elif platform == "telegram":
+        d = fixture("telegram_group_message_1")
+        d["update_id"] = n
+        d["message"]["message_id"] = n
+    else:
+        d = fixture("slack_message_1")
+        d["event_id"] = f"Ev{n}"
+        d["event"]["ts"] = f"{n}.000100"
+        d["event"]["event_ts"] = f"{n}.000100"
+    return json.dumps(d).encode()
+
+
+def onebot_sig(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+
+
+def slack_sig(body: bytes, secret: str, ts: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if ts is None else ts
+    base = f"v0:{ts}:".encode() + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
+
+
+def telegram_sig(_: bytes, secret: str) -> dict[str, str]:
+    return {"X-Telegram-Bot-Api-Secret-Token": secret}
+
+
+SIGNERS: dict[str, tuple[Callable[[bytes, str], dict[str, str]], str]] = {
+    "onebot": (onebot_sig, ONEBOT_SECRET),
+    "telegram": (telegram_sig, TELEGRAM_SECRET),
+    "slack": (slack_sig, SLACK_SECRET),
+}

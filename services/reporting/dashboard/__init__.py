@@ -20,6 +20,6 @@ def mount_dashboard(app: FastAPI) -> None:
     """Serve the dashboard at / and its files under /static."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", response_class=FileResponse, responses={200: {"content": {"text/html": {}}}})
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")

@@ -5,7 +5,7 @@ A resolution names only its complaint, not when it was filed, and a fold cannot 
 store, so a month document holds the filings of the month (`cases.<complaint id>`) and
 the resolutions made in the month (`resolutions.<complaint id>`, ids also listed, sorted,
 in `resolved_ids` for the index); the read side joins them into cases
-(queries.merge_cases). One document per group and month bounds a batch to one write per
+(figures.merge_cases). One document per group and month bounds a batch to one write per
 group and month, and a document by the month's complaints (about 1 KB each).
 
 The first action on a case is the earliest of its resolution and any decision or manual

@@ -189,10 +189,18 @@ def test_every_field_of_every_fixture_tolerates_any_json_type(name: str) -> None
             check_mapping(platform_of(name), removed(original, path))
 
 
-@given(payload=json_values, platform=st.sampled_from(sorted(MAPPERS)))
+# Every JSON value that is not an object: scalars, and arrays of anything (objects too).
+non_objects = st.one_of(scalars, st.lists(json_values, max_size=4))
+
+
+@given(payload=non_objects, platform=st.sampled_from(sorted(MAPPERS)))
 def test_non_objects_are_unmappable(payload: Any, platform: str) -> None:
-    if not isinstance(payload, dict):
-        check_mapping(platform, payload)
+    # Not "maps or is unmappable" (check_mapping): a payload that is no JSON object must be
+    # refused as Unmappable, with a reason, never mapped or ignored.
+    assert not isinstance(payload, dict)
+    with pytest.raises(Unmappable) as refused:
+        MAPPERS[platform](payload, RECEIVED)
+    assert refused.value.reason
 
 
 SETTINGS = Settings(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.reporting import queries
+from services.reporting import figures
 from services.reporting.folds import activity, fold_decision, fold_event, users
 from services.reporting.folds.base import Batch, GroupContext, field_key
 from shared.events import EVENT_TYPES, Decision, Event
@@ -86,7 +86,7 @@ def test_iso_week_of_early_january_belongs_to_the_previous_year() -> None:
     assert week["$inc"]["weeks.2026-W53.telegram:42.messages"] == 1
     month = update(batch, f"{GROUP}|month|2027-01")
     assert month["$setOnInsert"]["end"] == "2027-01-31"
-    [read] = queries.activity_weeks([{"start": "2027-01-01", "messages": 1, "users": ["a"]}])
+    [read] = figures.activity_weeks([{"start": "2027-01-01", "messages": 1, "users": ["a"]}])
     assert (read["period"], read["start"], read["end"]) == ("2026-W53", "2026-12-28", "2027-01-03")
 
 
@@ -163,10 +163,10 @@ def test_day_and_week_records_read_back_from_a_month_document() -> None:
         }
     }
     february = {"days": {"2026-02-01": {"messages": 4, "users": ["c"], "hourly": {"9": 4}}}}
-    days = queries.activity_days([february, month])
+    days = figures.activity_days([february, month])
     assert [d["period"] for d in days] == ["2026-01-30", "2026-01-31", "2026-02-01"]
-    [week] = queries.activity_weeks(days)
-    item = queries.activity_item(week)
+    [week] = figures.activity_weeks(days)
+    item = figures.activity_item(week)
     assert (item["period"], item["start"], item["end"]) == ("2026-W05", "2026-01-26", "2026-02-01")
     assert (item["messages"], item["active_users"], item["joins"]) == (7, 3, 1)
     assert item["hourly"][9] == 6 and item["kinds"] == {"text": 1}

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from pymongo import IndexModel
 
+from services.reporting.figures import merge_cases
 from services.reporting.folds import FOLDS, fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupContext, field_key, unfield_key
 from services.reporting.generations import PROJECTIONS
-from services.reporting.queries import merge_cases
 from shared.events import EVENT_TYPES, Decision, Event
 
 GROUP = "telegram:-1001"

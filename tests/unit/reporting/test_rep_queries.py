@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.reporting import queries
+from services.reporting import figures as fig
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 
 
 def test_activity_item_derives_growth_rate_and_full_histogram() -> None:
-    item = queries.activity_item(
+    item = fig.activity_item(
         {
             "period": "2026-01-05",
             "start": "2026-01-05",
@@ -31,7 +31,7 @@ def test_activity_item_derives_growth_rate_and_full_histogram() -> None:
 
 
 def test_activity_item_with_no_users_has_zero_rate() -> None:
-    item = queries.activity_item({"period": "p", "start": "s", "end": "e", "joins": 2})
+    item = fig.activity_item({"period": "p", "start": "s", "end": "e", "joins": 2})
     assert item["messages_per_active_user"] == 0.0 and item["net_growth"] == 2
 
 
@@ -50,14 +50,14 @@ def case(**fields: object) -> dict[str, object]:
 
 
 def test_first_action_is_the_earliest_decision_after_filing_not_before() -> None:
-    actions = queries.first_actions(
+    actions = fig.first_actions(
         [
             {"user_key": "telegram:9", "at": T0 - timedelta(hours=1), "kind": "decision"},
             {"user_key": "telegram:9", "at": T0 + timedelta(hours=2), "kind": "sanction"},
             {"user_key": "telegram:9", "at": T0 + timedelta(hours=1), "kind": "decision"},
         ]
     )
-    view = queries.complaint_case(
+    view = fig.complaint_case(
         case(resolved=True, resolved_at=T0 + timedelta(hours=30), outcome="upheld"),
         actions,
         24,
@@ -71,28 +71,26 @@ def test_first_action_is_the_earliest_decision_after_filing_not_before() -> None
 
 
 def test_resolution_is_the_first_action_when_nothing_else_happened() -> None:
-    view = queries.complaint_case(
-        case(resolved=True, resolved_at=T0 + timedelta(hours=3)), {}, 24, T0
-    )
+    view = fig.complaint_case(case(resolved=True, resolved_at=T0 + timedelta(hours=3)), {}, 24, T0)
     assert view["first_action"] == "resolution" and view["hours_to_first_action"] == 3.0
 
 
 def test_open_case_is_overdue_only_past_the_sla() -> None:
-    fresh = queries.complaint_case(case(), {}, 24, T0 + timedelta(hours=23))
-    late = queries.complaint_case(case(), {}, 24, T0 + timedelta(hours=25))
+    fresh = fig.complaint_case(case(), {}, 24, T0 + timedelta(hours=23))
+    late = fig.complaint_case(case(), {}, 24, T0 + timedelta(hours=25))
     assert not fresh["overdue"] and late["overdue"]
     assert late["status"] == "open" and late["first_action_at"] is None
 
 
 def test_naive_datetimes_from_the_store_are_read_as_utc() -> None:
     naive = T0.replace(tzinfo=None)
-    view = queries.complaint_case(case(filed_at=naive), {}, 24, T0 + timedelta(hours=30))
+    view = fig.complaint_case(case(filed_at=naive), {}, 24, T0 + timedelta(hours=30))
     assert view["overdue"]
 
 
 def test_complaint_figures() -> None:
     views = [
-        queries.complaint_case(
+        fig.complaint_case(
             case(
                 _id=f"g|c{i}",
                 complaint_id=f"c{i}",
@@ -109,8 +107,8 @@ def test_complaint_figures() -> None:
             [(2, "upheld", "spam"), (4, "rejected", "spam"), (30, "upheld", "abuse")]
         )
     ]
-    views.append(queries.complaint_case(case(complaint_id="c9"), {}, 24, T0 + timedelta(days=2)))
-    figures = queries.complaint_figures(views, members=200, sla_hours=24)
+    views.append(fig.complaint_case(case(complaint_id="c9"), {}, 24, T0 + timedelta(days=2)))
+    figures = fig.complaint_figures(views, members=200, sla_hours=24)
     assert figures["total"] == 4 and figures["open"] == 1 and figures["resolved"] == 3
     assert figures["upheld_ratio"] == round(2 / 3, 3)
     assert figures["hours_to_resolution"]["median"] == 4.0
@@ -120,7 +118,7 @@ def test_complaint_figures() -> None:
 
 
 def test_complaint_rate_is_undefined_without_members() -> None:
-    assert queries.complaint_figures([], members=0, sla_hours=24)["per_1000_members"] is None
+    assert fig.complaint_figures([], members=0, sla_hours=24)["per_1000_members"] is None
 
 
 def test_spotcheck_queue_marks_reviewed_and_pending_items() -> None:
@@ -138,10 +136,10 @@ def test_spotcheck_queue_marks_reviewed_and_pending_items() -> None:
         "e1": {"outcome": "violation", "note": "ad", "reviewer": "boss", "role": "admin"},
         "e3": {"outcome": "ok"},
     }
-    items = queries.spotcheck_items(days, reviews)
+    items = fig.spotcheck_items(days, reviews)
     assert [i["status"] for i in items] == ["violation", "pending", "ok"]
     assert items[0]["review"]["reviewer"] == "boss" and "h" not in items[0]
-    assert queries.spotcheck_outcomes(items) == {
+    assert fig.spotcheck_outcomes(items) == {
         "sampled": 3,
         "reviewed": 2,
         "ok": 1,
@@ -152,7 +150,7 @@ def test_spotcheck_queue_marks_reviewed_and_pending_items() -> None:
 
 def test_sum_counters_unescapes_rule_ids_and_orders_by_count() -> None:
     docs = [{"by_rule": {"ads%2Elink": 2, "flood": 1}}, {"by_rule": {"flood": 3}}, {}]
-    assert list(queries.sum_counters(docs, "by_rule", escaped=True).items()) == [
+    assert list(fig.sum_counters(docs, "by_rule", escaped=True).items()) == [
         ("flood", 4),
         ("ads.link", 2),
     ]

@@ -12,14 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting import queries
-from services.reporting.report import (
-    ReportInputs,
-    build_report,
-    month_end,
-    pct_change,
-    render,
-)
+from services.reporting import figures
+from services.reporting.report_build import ReportInputs, build_report, month_end, pct_change
+from services.reporting.report_render import render
 
 GROUP = "onebot:123"
 T0 = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
@@ -94,7 +89,7 @@ def test_dominant_rule_recommends_pinning_the_group_rules_in_chinese() -> None:
 
 def test_slow_complaints_recommend_operator_coverage() -> None:
     slow = [
-        queries.complaint_case(
+        figures.complaint_case(
             {
                 "complaint_id": f"c{i}",
                 "filed_at": T0,
@@ -118,7 +113,7 @@ def test_slow_complaints_recommend_operator_coverage() -> None:
 
 def test_complaint_rate_and_repeat_offenders_and_spot_checks() -> None:
     cases = [
-        queries.complaint_case(
+        figures.complaint_case(
             {
                 "complaint_id": f"c{i}",
                 "filed_at": T0,

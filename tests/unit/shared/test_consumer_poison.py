@@ -160,3 +160,46 @@ async def test_a_transient_failure_is_retried_not_blamed(monkeypatch: pytest.Mon
 
 def test_poison_tries_is_bounded() -> None:
     assert 1 < POISON_TRIES <= 5
+
+
+class CommittingConsumer(FakeConsumer):
+    """Records every commit, as the group coordinator would keep it."""
+
+    def __init__(self, values: list[bytes]) -> None:
+        super().__init__(values)
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    async def commit(self, offsets: Any) -> None:
+        self.commits.append(dict(offsets))
+
+
+async def test_the_last_position_is_committed_once_the_stream_goes_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Commits while records flow are rate-limited (here: far apart); the last batch's
+    # position must still reach Kafka once polls come back empty, without a new batch.
+    values = [f"m{i}".encode() for i in range(40)]
+    fake = CommittingConsumer(values)
+    worker = FakeWorker()
+    monkeypatch.setattr(consumer_module, "make_consumer", lambda *a, **k: fake)
+    monkeypatch.setattr(consumer_module, "COMMIT_HINT_EVERY_S", 3600.0)
+    monkeypatch.setattr(consumer_module, "COMMIT_IDLE_EVERY_S", 0.05)
+    runner = ConsumerRunner(
+        Settings(), service="test", group_id="g", topics=["events"], worker=worker, max_records=4
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        for _ in range(500):
+            if fake.commits and fake.commits[-1] == {TP: len(values)}:
+                break
+            await asyncio.sleep(0.01)
+        assert worker.checkpoint == len(values)
+        # The first batch at once, the last one on an idle poll; nothing in between.
+        assert fake.commits[0] == {TP: 4}
+        assert fake.commits[-1] == {TP: len(values)}
+        assert len(fake.commits) == 2
+        await asyncio.sleep(0.2)  # idle polls: nothing changed, nothing committed again
+        assert len(fake.commits) == 2
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 5)

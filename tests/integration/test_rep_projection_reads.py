@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting import queries
+from services.reporting import reads
 from services.reporting.folds.common import message_kind, stable_hash, user_key_of
 from services.reporting.folds.operators import operator_of
 from services.reporting.generations import ProjectionNames
-from services.reporting.report import monthly_report
+from services.reporting.report_reads import monthly_report
 from services.reporting.sink import ProjectionSink
 from shared.codec import encode_decision, encode_event, event_from_dict
 from shared.events import Decision, Event
@@ -112,7 +112,7 @@ async def test_activity_days_weeks_and_months_match_the_messages(world: World) -
                 counts[label] += 1
                 users[label].add(m.user_key)
             expected[granularity] = {k: (counts[k], len(users[k])) for k in counts}
-            got = await queries.activity(world.db, group, granularity, None, None, 1000, None)
+            got = await reads.activity(world.db, group, granularity, None, None, 1000, None)
             seen = {i["period"]: (i["messages"], i["active_users"]) for i in got["items"]}
             # Periods with only joins, leaves or decisions show up with no messages.
             assert {k: v for k, v in seen.items() if v != (0, 0)} == expected[granularity]
@@ -127,11 +127,11 @@ async def test_activity_days_weeks_and_months_match_the_messages(world: World) -
 async def test_activity_pages_and_ranges_cover_the_same_periods(world: World) -> None:
     group = world.groups()[0]
     for granularity in ("day", "week"):
-        full = await queries.activity(world.db, group, granularity, None, None, 1000, None)
+        full = await reads.activity(world.db, group, granularity, None, None, 1000, None)
         paged: list[dict[str, Any]] = []
         cursor = None
         while True:
-            page = await queries.activity(world.db, group, granularity, None, None, 4, cursor)
+            page = await reads.activity(world.db, group, granularity, None, None, 4, cursor)
             paged.extend(page["items"])
             cursor = page["next"]
             if cursor is None:
@@ -139,7 +139,7 @@ async def test_activity_pages_and_ranges_cover_the_same_periods(world: World) ->
         assert paged == full["items"]
         middle = full["items"][len(full["items"]) // 3]
         last = full["items"][2 * len(full["items"]) // 3]
-        ranged = await queries.activity(
+        ranged = await reads.activity(
             world.db, group, granularity, middle["start"], last["end"], 1000, None
         )
         assert ranged["items"] == [
@@ -150,7 +150,7 @@ async def test_activity_pages_and_ranges_cover_the_same_periods(world: World) ->
 async def test_violations_list_counts_and_repeat_offenders(world: World) -> None:
     for group in world.groups():
         decisions = [d for d in world.decisions if d.group_key == group]
-        got = await queries.violations(world.db, group, None, None, None, None, 1000, 0)
+        got = await reads.violations(world.db, group, None, None, None, None, 1000, 0)
         order = sorted(decisions, key=lambda d: d.decision_id)
         order.sort(key=lambda d: d.decided_at, reverse=True)
         assert [i["decision_id"] for i in got["items"]] == [d.decision_id for d in order]
@@ -180,7 +180,7 @@ async def test_violations_filters_and_pages(world: World) -> None:
     days = sorted({world.day(group, d.decided_at) for d in decisions})
     lo, hi = days[len(days) // 4], days[3 * len(days) // 4]
     rule = Counter(d.rule_id for d in decisions).most_common(1)[0][0]
-    got = await queries.violations(world.db, group, lo, hi, rule, None, 1000, 0)
+    got = await reads.violations(world.db, group, lo, hi, rule, None, 1000, 0)
     want = {
         d.decision_id
         for d in decisions
@@ -190,10 +190,10 @@ async def test_violations_filters_and_pages(world: World) -> None:
     assert got["counts"]["total"] == sum(
         lo <= world.day(group, d.decided_at) <= hi for d in decisions
     )
-    full = await queries.violations(world.db, group, None, None, None, None, 1000, 0)
+    full = await reads.violations(world.db, group, None, None, None, None, 1000, 0)
     paged, offset = [], 0
     while offset is not None:
-        page = await queries.violations(world.db, group, None, None, None, None, 7, offset)
+        page = await reads.violations(world.db, group, None, None, None, None, 7, offset)
         paged.extend(page["items"])
         offset = page["next_offset"]
     assert paged == full["items"]
@@ -204,7 +204,7 @@ async def test_complaints_cases_match_filings_and_resolutions(world: World) -> N
     for group in world.groups():
         filed = {e.payload.complaint_id: e for e in world.of(group, "complaint.filed")}
         resolved = {e.payload.complaint_id: e for e in world.of(group, "complaint.resolved")}
-        got = await queries.complaints(world.db, group, None, sla, AS_OF, 1000, 0)
+        got = await reads.complaints(world.db, group, None, sla, AS_OF, 1000, 0)
         ids = set(filed) | set(resolved)
         assert {c["complaint_id"] for c in got["items"]} == ids
         assert got["figures"]["total"] == len(ids)
@@ -224,7 +224,7 @@ async def test_complaints_cases_match_filings_and_resolutions(world: World) -> N
                 assert case["outcome"] == resolved[cid].payload.outcome
         times = [c["filed_at"] for c in got["items"] if c.get("filed_at") is not None]
         assert times == sorted(times, reverse=True)
-        open_only = await queries.complaints(world.db, group, "open", sla, AS_OF, 1000, 0)
+        open_only = await reads.complaints(world.db, group, "open", sla, AS_OF, 1000, 0)
         assert {c["complaint_id"] for c in open_only["items"]} == ids - set(resolved)
 
 
@@ -239,7 +239,7 @@ async def test_operators_match_manual_work(world: World) -> None:
             ):
                 name, role = operator_of(e)
                 want[(world.day(group, e.occurred_at)[:7], name, role, e.type)] += 1
-        got = await queries.operators(world.db, group, None)
+        got = await reads.operators(world.db, group, None)
         seen: Counter[tuple[str, str, str, str]] = Counter()
         for item in got["items"]:
             for field, type_ in (
@@ -263,7 +263,7 @@ async def test_spotcheck_sample_is_the_smallest_hashes_of_each_day(world: World)
                 (stable_hash(group, m.event_id), m.event_id)
             )
         want = {day: {e for _, e in sorted(c)[:per_day]} for day, c in by_day.items()}
-        got = await queries.spotchecks(world.db, group, None, None, "all")
+        got = await reads.spotchecks(world.db, group, None, None, "all")
         seen: dict[str, set[str]] = defaultdict(set)
         for item in got["items"]:
             seen[item["day"]].add(item["event_id"])
@@ -274,10 +274,10 @@ async def test_spotcheck_sample_is_the_smallest_hashes_of_each_day(world: World)
         )
         day, events = sorted(want.items())[0]
         one = next(iter(events))
-        assert await queries.sampled_day(world.db, group, one) == day
-        ranged = await queries.spotchecks(world.db, group, day, day, "all")
+        assert await reads.sampled_day(world.db, group, one) == day
+        ranged = await reads.spotchecks(world.db, group, day, day, "all")
         assert {i["event_id"] for i in ranged["items"]} == events
-    assert await queries.sampled_day(world.db, world.groups()[0], "no-such-event") is None
+    assert await reads.sampled_day(world.db, world.groups()[0], "no-such-event") is None
 
 
 async def test_monthly_report_matches_the_stream(world: World) -> None:
@@ -323,5 +323,5 @@ async def test_monthly_report_matches_the_stream(world: World) -> None:
         for u, n in sorted(against.items(), key=lambda r: (-r[1], r[0]))
         if n >= 2
     ]
-    groups = {g["group_key"]: g for g in await queries.list_groups(world.db, None)}
+    groups = {g["group_key"]: g for g in await reads.list_groups(world.db, None)}
     assert groups[group]["messages"] == len(world.of(group, "message.posted"))
