@@ -11,6 +11,7 @@ from services.moderation.engine_config import configured_default_rules, log_reje
 from services.moderation.factory import make_engine
 from services.moderation.snapshots import SnapshotStore
 from services.moderation.worker import SERVICE, ModerationWorker
+from shared.backoff import Backoff
 from shared.consumer import ConsumerRunner
 from shared.health import serve_health
 from shared.kafka import make_broker
@@ -57,15 +58,14 @@ async def main(settings: Settings | None = None) -> None:
 
 
 async def _retry(start, log) -> None:  # type: ignore[no-untyped-def]
-    backoff = 0.5
+    backoff = Backoff()
     while True:
         try:
             await start()
             return
         except Exception as err:
-            log.warning("dependency not ready, retrying", error=str(err), backoff_s=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            log.warning("dependency not ready, retrying", error=str(err), backoff_s=backoff.delay)
+            await backoff.sleep()
 
 
 def run(settings: Settings | None = None) -> None:
