@@ -109,6 +109,7 @@ class ConsumerRunner:
         topics: list[str],
         worker: PartitionWorker,
         max_records: int = 5000,
+        fetch_max_wait_ms: int | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -116,6 +117,7 @@ class ConsumerRunner:
         self.topics = topics
         self.worker = worker
         self.max_records = max_records
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.consumer: AIOKafkaConsumer | None = None
         self.stopping = asyncio.Event()
         self.log = get_logger(consumer=group_id)
@@ -155,7 +157,10 @@ class ConsumerRunner:
         backoff = Backoff()
         while not self.stopping.is_set():
             consumer = make_consumer(
-                self.settings, group_id=self.group_id, client_id=f"modstream-{self.service}"
+                self.settings,
+                group_id=self.group_id,
+                client_id=f"modstream-{self.service}",
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
             )
             try:
                 await consumer.start()

@@ -52,6 +52,7 @@ from shared.events import (
 from shared.keys import Platform, group_key
 
 __all__ = [
+    "AnyEvent",
     "FastEvent",
     "decode_event_fast",
     "decode_model_fast",
@@ -232,6 +233,9 @@ FastEvent: TypeAlias = (
     | SanctionRevokedEvent
     | RulesetUpdatedEvent
 )
+
+# What the moderation engine reads: either class, by the same attribute names.
+AnyEvent: TypeAlias = models.Event | FastEvent
 
 EVENT_TYPES: dict[str, type[_Envelope]] = {
     "message.posted": MessagePostedEvent,

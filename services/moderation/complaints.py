@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from services.moderation.state import Case, GroupState
+from services.moderation.state import EXPIRY_CASE, Case, GroupState
 
 
 def case_id_for(group_key: str, target: str, first_complaint_id: str) -> str:
@@ -43,12 +43,13 @@ def file_complaint(
     case_id = g.case_of_target.get(target)
     case = g.cases.get(case_id) if case_id else None
     if case is not None and _stale_untriggered(case, at, window):
-        _forget(g, case)
+        forget(g, case)
         case = None
     if case is None:
         case = Case(case_id_for(group_key, target, complaint_id), target, target_user_id, at)
         g.cases[case.case_id] = case
         g.case_of_target[target] = case.case_id
+        g.schedule(at + window, EXPIRY_CASE, case.case_id)
     if complaint_id not in g.case_of_complaint:
         g.case_of_complaint[complaint_id] = case.case_id
         case.complaint_ids.append(complaint_id)
@@ -59,7 +60,7 @@ def file_complaint(
     return case
 
 
-def _forget(g: GroupState, case: Case) -> None:
+def forget(g: GroupState, case: Case) -> None:
     g.cases.pop(case.case_id, None)
     for cid in case.complaint_ids:
         g.case_of_complaint.pop(cid, None)
@@ -67,7 +68,7 @@ def _forget(g: GroupState, case: Case) -> None:
         del g.case_of_target[case.target]
 
 
-def _stale_untriggered(case: Case, now: float, window: int) -> bool:
+def _stale_untriggered(case: Case, now: float, window: float) -> bool:
     latest = max(case.reporters.values(), default=case.opened_at)
     return case.triggered_at is None and latest <= now - window
 
@@ -89,20 +90,12 @@ def close_case(g: GroupState, complaint_id: str) -> Case | None:
     case_id = g.case_of_complaint.get(complaint_id)
     case = g.cases.get(case_id) if case_id else None
     if case is not None:
-        _forget(g, case)
+        forget(g, case)
     return case
 
 
-def prune(g: GroupState, now: float, window: int, keep_triggered: int) -> None:
-    """Forget cases that can no longer matter.
-
-    An untriggered case whose complaints all left the window cannot trigger anymore
-    (a new complaint opens a fresh case); a triggered one is kept for `keep_triggered`
-    seconds so that its resolution can still take its violation off the ladder.
-    """
-    for case in list(g.cases.values()):
-        stale = _stale_untriggered(case, now, window) or (
-            case.triggered_at is not None and case.triggered_at <= now - keep_triggered
-        )
-        if stale:
-            _forget(g, case)
+def is_stale(case: Case, now: float, window: float, keep_triggered: float) -> bool:
+    """Whether `prune` forgets this case at `now`."""
+    return _stale_untriggered(case, now, window) or (
+        case.triggered_at is not None and case.triggered_at <= now - keep_triggered
+    )

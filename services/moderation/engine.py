@@ -21,13 +21,20 @@ from services.moderation import complaints as cases
 from services.moderation import ladder as ladders
 from services.moderation.compiled import CompiledRules, compile_rules
 from services.moderation.detectors.base import Hit, MessageContext
+from services.moderation.expiry import case_due, expire_group, expire_repeats
 from services.moderation.reasons import complaint_text, reason, violation_text
-from services.moderation.state import GroupState, PartitionState
+from services.moderation.state import (
+    EXPIRY_CASE,
+    EXPIRY_JOINED,
+    EXPIRY_TIMES,
+    GroupState,
+    PartitionState,
+)
+from shared import fast_codec as fast
 from shared.events import (
     ComplaintFiledEvent,
     ComplaintResolvedEvent,
     Decision,
-    Event,
     MemberJoinedEvent,
     MemberLeftEvent,
     MessagePostedEvent,
@@ -35,6 +42,7 @@ from shared.events import (
     SanctionAppliedEvent,
     SanctionRevokedEvent,
 )
+from shared.fast_codec import AnyEvent, build
 from shared.normalise import MessageText
 from shared.rules import RulesError, RuleSet, effective_rules, ruleset_data
 
@@ -80,7 +88,7 @@ class Engine:
 
     # ------------------------------------------------------------------ entry point
 
-    def apply(self, state: PartitionState, event: Event) -> list[Decision]:
+    def apply(self, state: PartitionState, event: AnyEvent) -> list[Decision]:
         """Fold one event into the state; the decisions it causes, in a fixed order.
 
         An event this state has already applied yields nothing (a redelivery, or a retry
@@ -138,7 +146,11 @@ class Engine:
         return compiled
 
     def _on_ruleset(
-        self, state: PartitionState, g: GroupState, ev: RulesetUpdatedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: RulesetUpdatedEvent | fast.RulesetUpdatedEvent,
+        at: float,
     ) -> list[Decision]:
         p = ev.payload
         if p.version <= g.version:
@@ -155,14 +167,24 @@ class Engine:
     # ------------------------------------------------------------------ members
 
     def _on_joined(
-        self, state: PartitionState, g: GroupState, ev: MemberJoinedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: MemberJoinedEvent | fast.MemberJoinedEvent,
+        at: float,
     ) -> list[Decision]:
-        if self._rules(g, ev.group_key).new_member_period:
+        period = self._rules(g, ev.group_key).new_member_period
+        if period:
             g.joined[ev.user_id] = at
+            g.schedule(at + period, EXPIRY_JOINED, ev.user_id)
         return []
 
     def _on_left(
-        self, state: PartitionState, g: GroupState, ev: MemberLeftEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: MemberLeftEvent | fast.MemberLeftEvent,
+        at: float,
     ) -> list[Decision]:
         g.joined.pop(ev.user_id, None)
         return []
@@ -170,7 +192,11 @@ class Engine:
     # ------------------------------------------------------------------ messages
 
     def _on_message(
-        self, state: PartitionState, g: GroupState, ev: MessagePostedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: MessagePostedEvent | fast.MessagePostedEvent,
+        at: float,
     ) -> list[Decision]:
         rules = self._rules(g, ev.group_key)
         user_id = ev.user_id
@@ -179,6 +205,7 @@ class Engine:
             times = g.times.get(user_id)
             if times is None:
                 g.times[user_id] = [at]
+                g.schedule(at + horizon, EXPIRY_TIMES, user_id)
             else:
                 if at >= times[-1]:
                     times.append(at)
@@ -213,7 +240,7 @@ class Engine:
         self,
         rules: CompiledRules,
         g: GroupState,
-        ev: MessagePostedEvent,
+        ev: MessagePostedEvent | fast.MessagePostedEvent,
         at: float,
         hits: list[Hit],
     ) -> list[Decision]:
@@ -254,7 +281,7 @@ class Engine:
 
     def _sanction_decisions(
         self,
-        ev: Event,
+        ev: AnyEvent,
         rules: CompiledRules,
         sanction: ladders.Sanction,
         rule_id: str,
@@ -305,7 +332,11 @@ class Engine:
         return out
 
     def _on_sanction(
-        self, state: PartitionState, g: GroupState, ev: SanctionAppliedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: SanctionAppliedEvent | fast.SanctionAppliedEvent,
+        at: float,
     ) -> list[Decision]:
         """A manual sanction is a violation on the ladder; it is executed already."""
         rules = self._rules(g, ev.group_key)
@@ -314,7 +345,11 @@ class Engine:
         return []
 
     def _on_revoked(
-        self, state: PartitionState, g: GroupState, ev: SanctionRevokedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: SanctionRevokedEvent | fast.SanctionRevokedEvent,
+        at: float,
     ) -> list[Decision]:
         ladders.remove_violation(g, f"s:{ev.payload.sanction_id}")
         return []
@@ -322,7 +357,11 @@ class Engine:
     # ------------------------------------------------------------------ complaints
 
     def _on_complaint(
-        self, state: PartitionState, g: GroupState, ev: ComplaintFiledEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: ComplaintFiledEvent | fast.ComplaintFiledEvent,
+        at: float,
     ) -> list[Decision]:
         rules = self._rules(g, ev.group_key)
         p = ev.payload
@@ -344,6 +383,7 @@ class Engine:
         if not cases.reaches_threshold(case, at, cfg.reporters, cfg.window):
             return []
         case.triggered_at = at
+        g.schedule(case_due(case, cfg.window, rules.ladder.expire_after), EXPIRY_CASE, case.case_id)
         lang = rules.language
         why = complaint_text(
             lang, cases.reporters_within(case, at, cfg.window), cfg.window, case.case_id
@@ -386,7 +426,11 @@ class Engine:
         return out
 
     def _on_resolved(
-        self, state: PartitionState, g: GroupState, ev: ComplaintResolvedEvent, at: float
+        self,
+        state: PartitionState,
+        g: GroupState,
+        ev: ComplaintResolvedEvent | fast.ComplaintResolvedEvent,
+        at: float,
     ) -> list[Decision]:
         case = cases.close_case(g, ev.payload.complaint_id)
         if case is not None and ev.payload.outcome == "rejected" and case.triggered_at is not None:
@@ -397,7 +441,7 @@ class Engine:
 
     def _decision(
         self,
-        ev: Event,
+        ev: AnyEvent,
         rules: CompiledRules,
         action: str,
         rule_id: str,
@@ -409,47 +453,39 @@ class Engine:
         cause: list[str] | None = None,
         case_id: str | None = None,
     ) -> Decision:
+        # Built without validating again: every value is the engine's own or comes from a
+        # validated event (a validated Decision cost more than deciding; the tests compare
+        # the two).
         decided_at: datetime = ev.occurred_at
-        return Decision(
-            decision_id=decision_id(ev.event_id, rule_id, action),
-            group_key=ev.group_key,
-            target_user_id=target_user_id,
-            action=action,  # type: ignore[arg-type]
-            duration_s=duration_s,
-            rule_id=rule_id,
-            ruleset_version=rules.version,
-            reason=why,
-            cause_event_ids=cause if cause is not None else [ev.event_id],
-            decided_at=decided_at,
-            case_id=case_id,
-            matched=matched,
-            timezone=rules.rules.timezone,
-            language=rules.language,
+        decision: Decision = build(
+            Decision,
+            {
+                "schema_version": 1,
+                "decision_id": decision_id(ev.event_id, rule_id, action),
+                "group_key": ev.group_key,
+                "target_user_id": target_user_id,
+                "action": action,
+                "duration_s": duration_s,
+                "rule_id": rule_id,
+                "ruleset_version": rules.version,
+                "reason": why,
+                "cause_event_ids": cause if cause is not None else [ev.event_id],
+                "decided_at": decided_at,
+                "case_id": case_id,
+                "matched": matched,
+                "timezone": rules.rules.timezone,
+                "language": rules.language,
+            },
         )
+        return decision
 
     # ------------------------------------------------------------------ bounds
 
     def _sweep(self, state: PartitionState) -> None:
-        """Drop state no rule can use anymore, so idle members do not pile up."""
+        """Drop state no rule can use anymore, so idle members do not pile up: only what
+        the expiry index says is due (services/moderation/expiry.py)."""
         now = state.clock
         state.swept_at = now
         for group_key, g in state.groups.items():
-            rules = self._rules(g, group_key)
-            horizon = rules.times_horizon
-            for user_id in [u for u, ts in g.times.items() if not ts or ts[-1] <= now - horizon]:
-                del g.times[user_id]
-            period = rules.new_member_period
-            for user_id in [u for u, t in g.joined.items() if t <= now - period]:
-                del g.joined[user_id]
-            for cool in [k for k, until in g.cooldowns.items() if until <= now]:
-                del g.cooldowns[cool]
-            ladders.prune(g, now, rules.ladder)
-            window = rules.complaints[1].window if rules.complaints else 0
-            cases.prune(g, now, window, rules.ladder.expire_after)
-        oldest = now - state.repeat_horizon
-        for key in list(state.repeats):
-            kept = [e for e in state.repeats[key] if e[0] > oldest]
-            if kept:
-                state.repeats[key] = kept
-            else:
-                del state.repeats[key]
+            expire_group(g, now, self._rules(g, group_key))
+        expire_repeats(state, now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.moderation.state import GroupState
+from services.moderation.state import EXPIRY_VIOLATIONS, GroupState
 from shared.rules import Ladder
 
 
@@ -27,7 +27,9 @@ class Sanction:
     serious: bool
 
 
-def live(history: list[tuple[float, str]], at: float, expire_after: int) -> list[tuple[float, str]]:
+def live(
+    history: list[tuple[float, str]], at: float, expire_after: float
+) -> list[tuple[float, str]]:
     cutoff = at - expire_after
     return [v for v in history if v[0] > cutoff]
 
@@ -41,6 +43,7 @@ def add_violation(g: GroupState, user_id: str, at: float, ref: str, ladder: Ladd
     if all(r != ref for _, r in history):
         history.append((at, ref))
         history.sort()
+        g.schedule(history[0][0] + ladder.expire_after, EXPIRY_VIOLATIONS, user_id)
     g.violations[user_id] = history
     return sum(1 for t, _ in history if t <= at)
 
@@ -64,12 +67,3 @@ def sanction_for(ladder: Ladder, count: int, serious: bool) -> Sanction:
         return Sanction("ban", None, True, count, True)
     step = ladder.steps[min(count, len(ladder.steps)) - 1]
     return Sanction(step.action, step.duration, step.escalate, count, False)
-
-
-def prune(g: GroupState, now: float, ladder: Ladder) -> None:
-    for user_id in list(g.violations):
-        kept = live(g.violations[user_id], now, ladder.expire_after)
-        if kept:
-            g.violations[user_id] = kept
-        else:
-            del g.violations[user_id]

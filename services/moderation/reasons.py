@@ -50,52 +50,56 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_MATCHED else text[: MAX_MATCHED - 1] + "…"
 
 
+# Detail keys whose values a text names, in the detail's order after the key, with the
+# texts in zh-CN and en: one row per key keeps each text's two languages side by side.
+# Values named `window` or `period` are durations, written out by `duration_text`.
+_DETAIL_TEXTS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "flood": (
+        ("n", "window", "limit"),
+        "{window}内发送{n}条消息（上限{limit}条）",
+        "{n} messages in {window} (limit {limit})",
+    ),
+    "new_flood": (
+        ("n", "window", "limit"),
+        "新成员{window}内发送{n}条消息（上限{limit}条）",
+        "new member sent {n} messages in {window} (limit {limit})",
+    ),
+    "mentions": (
+        ("n", "limit"),
+        "一条消息提及{n}人（上限{limit}人）",
+        "{n} mentions in one message (limit {limit})",
+    ),
+    "repeat": (
+        ("n", "window"),
+        "{window}内重复发送相同内容{n}次",
+        "same text {n} times in {window}",
+    ),
+    "new_media": (
+        ("period", "kinds"),
+        "入群{period}内禁止发送图片、视频、文件（{kinds}）",
+        "no media in the first {period} after joining ({kinds})",
+    ),
+    "new_link": (
+        ("period",),
+        "入群{period}内禁止发送链接或联系方式",
+        "no links or contact details in the first {period} after joining",
+    ),
+}
+_DURATIONS = frozenset({"window", "period"})
+
+
 def detail_text(detail: tuple[Any, ...], lang: str) -> str:
     if not detail:
         return ""
     zh = lang == "zh-CN"
     key = detail[0]
-    d = lambda s: duration_text(int(s), lang)  # noqa: E731
-    if key == "flood":
-        _, n, window, limit = detail
-        return (
-            f"{d(window)}内发送{n}条消息（上限{limit}条）"
-            if zh
-            else f"{n} messages in {d(window)} (limit {limit})"
-        )
-    if key == "new_flood":
-        _, n, window, limit = detail
-        return (
-            f"新成员{d(window)}内发送{n}条消息（上限{limit}条）"
-            if zh
-            else f"new member sent {n} messages in {d(window)} (limit {limit})"
-        )
-    if key == "mentions":
-        _, n, limit = detail
-        return (
-            f"一条消息提及{n}人（上限{limit}人）"
-            if zh
-            else f"{n} mentions in one message (limit {limit})"
-        )
-    if key == "repeat":
-        _, n, window = detail
-        return (
-            f"{d(window)}内重复发送相同内容{n}次" if zh else f"same text {n} times in {d(window)}"
-        )
-    if key == "new_media":
-        _, period, kinds = detail
-        return (
-            f"入群{d(period)}内禁止发送图片、视频、文件（{kinds}）"
-            if zh
-            else f"no media in the first {d(period)} after joining ({kinds})"
-        )
-    if key == "new_link":
-        _, period = detail
-        return (
-            f"入群{d(period)}内禁止发送链接或联系方式"
-            if zh
-            else f"no links or contact details in the first {d(period)} after joining"
-        )
+    if key in _DETAIL_TEXTS:
+        names, zh_text, en_text = _DETAIL_TEXTS[key]
+        # strict: a detail of the wrong length is a detector's bug, as unpacking made it
+        values = dict(zip(names, detail[1:], strict=True))
+        for name in _DURATIONS.intersection(values):
+            values[name] = duration_text(int(values[name]), lang)
+        return (zh_text if zh else en_text).format_map(values)
     if key == "invite":
         return "其他群的邀请链接" if zh else "invite link to another group"
     if key == "link":
@@ -130,6 +134,17 @@ def complaint_text(lang: str, reporters: int, window: int, case_id: str) -> str:
     return f"{reporters} members complained within {duration_text(window, lang)} (case {case_id})"
 
 
+# action: (zh-CN, en), how a reason starts; a mute's names its length.
+_ACTION_HEADS: dict[str, tuple[str, str]] = {
+    "remove_message": ("删除违规消息", "Message removed"),
+    "warn": ("警告", "Warning"),
+    "mute": ("禁言{duration}", "Muted for {duration}"),
+    "kick": ("移出群聊", "Removed from the group"),
+    "ban": ("封禁", "Banned"),
+    "escalate": ("上报管理员", "Escalated to an admin"),
+}
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -152,26 +167,13 @@ def reason(
         nth = f"第{count}次违规" if zh else f"{_ordinal(count)} violation"
     else:
         nth = ""
+    head = _ACTION_HEADS[action][0 if zh else 1].format(
+        duration=duration_text(duration_s or 0, lang)
+    )
     if zh:
-        head = {
-            "remove_message": "删除违规消息",
-            "warn": "警告",
-            "mute": f"禁言{duration_text(duration_s or 0, lang)}",
-            "kick": "移出群聊",
-            "ban": "封禁",
-            "escalate": "上报管理员",
-        }[action]
         body = f"{nth}，{why}" if nth else why
         tail = "，请遵守群规" if action == "warn" else ""
         return f"{head}：{body}{tail}"
-    head = {
-        "remove_message": "Message removed",
-        "warn": "Warning",
-        "mute": f"Muted for {duration_text(duration_s or 0, lang)}",
-        "kick": "Removed from the group",
-        "ban": "Banned",
-        "escalate": "Escalated to an admin",
-    }[action]
     body = f"{nth}, {why}" if nth else why
     tail = "; please follow the group rules" if action == "warn" else ""
     return f"{head}: {body}{tail}"

@@ -43,8 +43,9 @@ from shared.archive import (
     require_format,
     sort_time,
 )
-from shared.codec import RecordRejected, decode_decision, decode_event, event_from_dict
+from shared.codec import RecordRejected, decode_decision, event_from_dict
 from shared.events import Decision, Event, RulesetUpdatedEvent
+from shared.fast_codec import decode_model_fast
 from shared.kafka import log_end_offsets
 from shared.mongo import database, make_mongo
 from shared.rules import effective_default, load_ruleset_file
@@ -488,7 +489,7 @@ async def _feed_from_topic(replayer: Replayer, consumer: AIOKafkaConsumer, event
         replayer.new_partition()
         async for value in _read(consumer, tp, events.begins[tp], events.ends[tp]):
             try:
-                event = decode_event(value)
+                event = decode_model_fast(value)
             except RecordRejected:
                 replayer.events_rejected += 1
                 continue

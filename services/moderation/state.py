@@ -12,6 +12,7 @@ MongoDB whatever a platform calls its users and groups.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from heapq import heappush
 from typing import Any
 
 # 2: `seen` holds "event_id group_key" (ids are owned by their group). A format-1 snapshot
@@ -20,6 +21,9 @@ from typing import Any
 SNAPSHOT_FORMAT = 2
 _READABLE_FORMATS = (1, 2)
 DEFAULT_SEEN_LIMIT = 20_000
+
+# The kinds of state the expiry index schedules (services/moderation/expiry.py).
+EXPIRY_TIMES, EXPIRY_JOINED, EXPIRY_COOLDOWN, EXPIRY_VIOLATIONS, EXPIRY_CASE = range(5)
 
 
 @dataclass(slots=True)
@@ -82,6 +86,19 @@ class GroupState:
     case_of_complaint: dict[str, str] = field(default_factory=dict)
     # transient: the compiled rules in force (rebuilt from rules_raw after a restore)
     compiled: Any = None
+    # transient: the expiry index (services/moderation/expiry.py), rebuilt from the state
+    # above whenever the rules it was built under are not the rules in force
+    expiry: list[tuple[float, int, Any]] = field(default_factory=list)
+    scheduled: dict[tuple[int, Any], float] = field(default_factory=dict)
+    expiry_rules: Any = None
+
+    def schedule(self, due: float, kind: int, key: Any) -> None:
+        """Note when a piece of state may expire (see services/moderation/expiry.py)."""
+        k = (kind, key)
+        current = self.scheduled.get(k)
+        if current is None or due < current:
+            self.scheduled[k] = due
+            heappush(self.expiry, (due, kind, key))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,7 +141,9 @@ class PartitionState:
         "clock",
         "groups",
         "legacy_seen",
+        "repeat_expiry",
         "repeat_horizon",
+        "repeat_scheduled",
         "repeats",
         "seen",
         "seen_limit",
@@ -142,6 +161,10 @@ class PartitionState:
         # that share this partition
         self.repeats: dict[str, list[tuple[float, str]]] = {}
         self.repeat_horizon = 0.0
+        # transient: when each repeats entry may expire (services/moderation/expiry.py);
+        # None until built from `repeats` (after a restore)
+        self.repeat_expiry: list[tuple[float, str]] | None = None
+        self.repeat_scheduled: dict[str, float] = {}
         self.clock = 0.0
         self.swept_at = 0.0
 
@@ -154,6 +177,15 @@ class PartitionState:
         if len(seen) > self.seen_limit:
             del seen[next(iter(seen))]
         return True
+
+    def schedule_repeat(self, due: float, key: str) -> None:
+        heap = self.repeat_expiry
+        if heap is None:
+            return  # not indexed yet: the index is built from `repeats` when first needed
+        current = self.repeat_scheduled.get(key)
+        if current is None or due < current:
+            self.repeat_scheduled[key] = due
+            heappush(heap, (due, key))
 
     def group(self, group_key: str) -> GroupState:
         g = self.groups.get(group_key)

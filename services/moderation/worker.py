@@ -17,8 +17,9 @@ from faststream.kafka import KafkaBroker
 
 from services.moderation.engine import Engine, PartitionState
 from services.moderation.snapshots import SnapshotStore
-from shared.codec import RecordRejected, decode_event, encode_decision
+from shared.codec import RecordRejected, encode_decision
 from shared.consumer import RecordError, Records, is_transient
+from shared.fast_codec import decode_event_fast
 from shared.logging import get_logger
 from shared.metrics import DEADLETTERS, DECISIONS
 from shared.settings import Settings
@@ -92,7 +93,7 @@ class ModerationWorker:
                     if (tp, record.offset) in self.skipped:
                         continue
                     try:
-                        event = decode_event(record.value or b"")
+                        event = decode_event_fast(record.value or b"")
                     except RecordRejected as err:
                         futures.append(await self.dead_letter(record, err.reason))
                         continue

@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
                 topics=[settings.events_topic, settings.decisions_topic],
                 worker=worker,
                 max_records=settings.fold_max_batch,
+                fetch_max_wait_ms=settings.reporting_fetch_max_wait_ms,
             )
             task = asyncio.create_task(runner.run())
         app.state.runner = runner

@@ -23,9 +23,10 @@ from services.reporting.folds import fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupDirectory
 from services.reporting.generations import CHECKPOINTS, PROJECTIONS, ProjectionNames
 from shared.archive import decision_body
-from shared.codec import RecordRejected, decode_decision, decode_event, event_to_dict
+from shared.codec import RecordRejected, decode_decision, event_to_dict
 from shared.consumer import Retryable
 from shared.events import Decision, Event
+from shared.fast_codec import decode_model_fast
 from shared.settings import Settings
 
 
@@ -150,7 +151,7 @@ class ProjectionSink:
         for offset, value in records:
             try:
                 decoded.append(
-                    (offset, decode_decision(value) if is_decisions else decode_event(value))
+                    (offset, decode_decision(value) if is_decisions else decode_model_fast(value))
                 )
             except RecordRejected as err:
                 rejected.append(Rejected(offset, err.reason, value))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.moderation.state import GroupState, PartitionState
-from shared.events import Attachment
+from services.moderation.state import EXPIRY_COOLDOWN, GroupState, PartitionState
+from shared import events, fast_codec
 from shared.normalise import MessageText
 
 
@@ -37,7 +37,7 @@ class MessageContext:
     user_id: str
     text: MessageText
     mentions: int
-    attachments: list[Attachment]
+    attachments: list[events.Attachment] | list[fast_codec.Attachment]
     group: GroupState
     partition: PartitionState
 
@@ -59,4 +59,5 @@ def in_cooldown(ctx: MessageContext, rule_id: str, until: float) -> bool:
     if current is not None and current > ctx.at:
         return True
     ctx.group.cooldowns[key] = until
+    ctx.group.schedule(until, EXPIRY_COOLDOWN, key)
     return False

@@ -41,6 +41,7 @@ class RepeatDetector:
         entries = part.repeats.get(key)
         if entries is None:
             entries = part.repeats[key] = []
+        part.schedule_repeat(ctx.at + part.repeat_horizon, key)
         oldest = ctx.at - part.repeat_horizon
         if entries and entries[0][0] <= oldest:
             entries[:] = [e for e in entries if e[0] > oldest]
