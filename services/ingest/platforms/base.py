@@ -111,35 +111,39 @@ def _as_id_text(value: Any) -> str | None:
     return None
 
 
-def platform_id(value: Any, where: str) -> str:
-    """A required group or user id, as the string the stream carries."""
+def _required_id(value: Any, where: str, pattern: re.Pattern[str], what: str) -> str:
+    """The text of a required id field; `what` names the kind of id the message wants."""
     text = _as_id_text(value)
     if text is None:
         raise Unmappable(f"{where} must be a string or integer id, got {json_type(value)}")
-    if not _ID.fullmatch(text):
-        raise Unmappable(f"{where} {text[:40]!r} is not an id (letters, digits, '_', '-')")
+    if not pattern.fullmatch(text):
+        raise Unmappable(f"{where} {text[:40]!r} is not {what}")
     return text
+
+
+def _optional_id(value: Any, pattern: re.Pattern[str]) -> str | None:
+    text = _as_id_text(value)
+    return text if text is not None and pattern.fullmatch(text) else None
+
+
+def platform_id(value: Any, where: str) -> str:
+    """A required group or user id, as the string the stream carries."""
+    return _required_id(value, where, _ID, "an id (letters, digits, '_', '-')")
 
 
 def message_ref(value: Any, where: str) -> str:
     """A required message id."""
-    text = _as_id_text(value)
-    if text is None:
-        raise Unmappable(f"{where} must be a string or integer id, got {json_type(value)}")
-    if not _REF.fullmatch(text):
-        raise Unmappable(f"{where} {text[:40]!r} is not a message id")
-    return text
+    return _required_id(value, where, _REF, "a message id")
 
 
 def opt_id(value: Any) -> str | None:
     """An optional user id (a mention, an inviter): None when absent or not an id."""
-    text = _as_id_text(value)
-    return text if text is not None and _ID.fullmatch(text) else None
+    return _optional_id(value, _ID)
 
 
 def opt_ref(value: Any) -> str | None:
-    text = _as_id_text(value)
-    return text if text is not None and _REF.fullmatch(text) else None
+    """An optional message id (a reply reference): None when absent or not an id."""
+    return _optional_id(value, _REF)
 
 
 def event_id(*parts: str) -> str:
@@ -245,9 +249,6 @@ def message_payload(
     }
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def make_event(
     event_type: str,
     *,
@@ -280,3 +281,40 @@ def make_event(
         return event_from_dict(raw)
     except RecordRejected as err:
         raise Unmappable(f"{event_type} would be invalid: {err.reason}") from err
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The platform, group and member an event belongs to, and when ingest received it.
+
+    Every event an adapter builds fills these four the same way, and every event id starts
+    with the platform's name; holding them here leaves each adapter to say only what differs
+    per event (its type, the rest of its id, its time and its payload), and keeps an event id
+    from naming a platform other than the one in the event.
+    """
+
+    platform: Platform
+    group_id: str
+    user_id: str
+    received_at: datetime
+
+    def event(
+        self, event_type: str, key: tuple[str, ...], occurred_at: datetime, payload: dict[str, Any]
+    ) -> Event:
+        """One validated event, with the id `platform:key[0]:key[1]:...`."""
+        return make_event(
+            event_type,
+            event_id=event_id(self.platform, *key),
+            platform=self.platform,
+            group_id=self.group_id,
+            user_id=self.user_id,
+            occurred_at=occurred_at,
+            received_at=self.received_at,
+            payload=payload,
+        )
+
+    def single(
+        self, event_type: str, key: tuple[str, ...], occurred_at: datetime, payload: dict[str, Any]
+    ) -> Mapping:
+        """The mapping of a payload that becomes exactly this one event."""
+        return Mapping(events=[self.event(event_type, key, occurred_at, payload)])

@@ -12,14 +12,13 @@ from typing import Any
 
 from services.ingest.platforms.base import (
     Mapping,
+    Origin,
     Unmappable,
     attachment,
     epoch_micros,
-    event_id,
     ignored,
     iso_time,
     json_type,
-    make_event,
     message_payload,
     message_ref,
     mime_kind,
@@ -103,17 +102,9 @@ def _map_message(data: dict[str, Any], received_at: datetime) -> Mapping:
         attachments.append(attachment("sticker", f"discord://sticker/{sticker_id}")
                            if sticker_id else None)  # fmt: skip
 
-    event = make_event(
-        "message.posted",
-        event_id=event_id(PLATFORM, guild_id, "msg", message_id),
-        platform=PLATFORM,
-        group_id=guild_id,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=message_payload(message_id, text, reply_to, mentions, attachments),
-    )
-    return Mapping(events=[event])
+    body = message_payload(message_id, text, reply_to, mentions, attachments)
+    origin = Origin(PLATFORM, guild_id, user_id, received_at)
+    return origin.single("message.posted", (guild_id, "msg", message_id), occurred_at, body)
 
 
 def _map_member_add(data: dict[str, Any], received_at: datetime) -> Mapping:
@@ -123,17 +114,8 @@ def _map_member_add(data: dict[str, Any], received_at: datetime) -> Mapping:
     # Discord may re-send GUILD_MEMBER_ADD for an existing member; joined_at is the same
     # then, so the id is too and the repeat is dropped as a duplicate.
     when = str(epoch_micros(joined_at))
-    event = make_event(
-        "member.joined",
-        event_id=event_id(PLATFORM, guild_id, "joined", user_id, when),
-        platform=PLATFORM,
-        group_id=guild_id,
-        user_id=user_id,
-        occurred_at=joined_at,
-        received_at=received_at,
-        payload={},
-    )
-    return Mapping(events=[event])
+    origin = Origin(PLATFORM, guild_id, user_id, received_at)
+    return origin.single("member.joined", (guild_id, "joined", user_id, when), joined_at, {})
 
 
 def _map_member_remove(data: dict[str, Any], sequence: Any, received_at: datetime) -> Mapping:
@@ -146,14 +128,5 @@ def _map_member_remove(data: dict[str, Any], sequence: Any, received_at: datetim
         distinct = f"s{sequence}"
     else:
         distinct = f"r{epoch_micros(received_at)}"
-    event = make_event(
-        "member.left",
-        event_id=event_id(PLATFORM, guild_id, "left", user_id, distinct),
-        platform=PLATFORM,
-        group_id=guild_id,
-        user_id=user_id,
-        occurred_at=received_at,
-        received_at=received_at,
-        payload={},
-    )
-    return Mapping(events=[event])
+    origin = Origin(PLATFORM, guild_id, user_id, received_at)
+    return origin.single("member.left", (guild_id, "left", user_id, distinct), received_at, {})

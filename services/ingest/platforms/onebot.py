@@ -13,13 +13,12 @@ from typing import Any
 
 from services.ingest.platforms.base import (
     Mapping,
+    Origin,
     Unmappable,
     attachment,
     epoch_time,
-    event_id,
     ignored,
     json_type,
-    make_event,
     message_payload,
     message_ref,
     obj,
@@ -102,19 +101,10 @@ def _map_message(payload: dict[str, Any], received_at: datetime) -> Mapping:
             attachments.append(attachment("other", data.get("url")))
         # face, poke, json/xml cards and the like carry no text a rule could match
 
-    event = make_event(
-        "message.posted",
-        event_id=event_id(PLATFORM, self_id, "msg", group_id, message_id),
-        platform=PLATFORM,
-        group_id=group_id,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=message_payload(
-            message_id, "".join(texts).strip(), reply_to, mentions, attachments
-        ),
-    )
-    return Mapping(events=[event])
+    body = message_payload(message_id, "".join(texts).strip(), reply_to, mentions, attachments)
+    origin = Origin(PLATFORM, group_id, user_id, received_at)
+    key = (self_id, "msg", group_id, message_id)
+    return origin.single("message.posted", key, occurred_at, body)
 
 
 def _sender_id(payload: dict[str, Any]) -> str:
@@ -206,14 +196,5 @@ def _map_notice(payload: dict[str, Any], received_at: datetime) -> Mapping:
         # symmetric with the bot's own join, so member counts stay consistent.
         event_type, verb = "member.left", "left"
         body = {"kicked_by": operator if sub_type in ("kick", "kick_me") else None}
-    event = make_event(
-        event_type,
-        event_id=event_id(PLATFORM, self_id, verb, group_id, user_id, when),
-        platform=PLATFORM,
-        group_id=group_id,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=body,
-    )
-    return Mapping(events=[event])
+    origin = Origin(PLATFORM, group_id, user_id, received_at)
+    return origin.single(event_type, (self_id, verb, group_id, user_id, when), occurred_at, body)

@@ -17,13 +17,12 @@ from typing import Any
 
 from services.ingest.platforms.base import (
     Mapping,
+    Origin,
     Unmappable,
     attachment,
     epoch_time,
-    event_id,
     ignored,
     json_type,
-    make_event,
     message_payload,
     message_ref,
     mime_kind,
@@ -114,17 +113,9 @@ def _map_message(event: dict[str, Any], received_at: datetime) -> Mapping:
         file_id = opt_id(file.get("id"))
         url = opt_str(file.get("url_private")) or (f"slack://file/{file_id}" if file_id else None)
         attachments.append(attachment(kind, url))
-    mapped = make_event(
-        "message.posted",
-        event_id=event_id(PLATFORM, channel, "msg", ts),
-        platform=PLATFORM,
-        group_id=channel,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=message_payload(ts, text, reply_to, mentions, attachments),
-    )
-    return Mapping(events=[mapped])
+    body = message_payload(ts, text, reply_to, mentions, attachments)
+    origin = Origin(PLATFORM, channel, user_id, received_at)
+    return origin.single("message.posted", (channel, "msg", ts), occurred_at, body)
 
 
 def render_text(text: str) -> tuple[str, list[str]]:
@@ -172,14 +163,5 @@ def _map_membership(
         # Slack does not say who removed a member, so kicked_by stays unknown.
         event_type, verb = "member.left", "left"
         body = {}
-    mapped = make_event(
-        event_type,
-        event_id=event_id(PLATFORM, channel, verb, user_id, envelope_id),
-        platform=PLATFORM,
-        group_id=channel,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=body,
-    )
-    return Mapping(events=[mapped])
+    origin = Origin(PLATFORM, channel, user_id, received_at)
+    return origin.single(event_type, (channel, verb, user_id, envelope_id), occurred_at, body)

@@ -14,12 +14,11 @@ from typing import Any
 
 from services.ingest.platforms.base import (
     Mapping,
+    Origin,
     Unmappable,
     attachment,
     epoch_time,
-    event_id,
     ignored,
-    make_event,
     message_payload,
     message_ref,
     obj,
@@ -155,19 +154,11 @@ def _map_message(msg: dict[str, Any], received_at: datetime) -> Mapping:
         msg.get("caption"), "message.caption"
     )
     entities = opt_list(msg.get("entities")) or opt_list(msg.get("caption_entities"))
-    event = make_event(
-        "message.posted",
-        event_id=event_id(PLATFORM, chat_id, "msg", message_id),
-        platform=PLATFORM,
-        group_id=chat_id,
-        user_id=actor,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=message_payload(
-            message_id, text, _reply_to(msg), _mentions(text, entities), _attachments(msg)
-        ),
+    body = message_payload(
+        message_id, text, _reply_to(msg), _mentions(text, entities), _attachments(msg)
     )
-    return Mapping(events=[event])
+    origin = Origin(PLATFORM, chat_id, actor, received_at)
+    return origin.single("message.posted", (chat_id, "msg", message_id), occurred_at, body)
 
 
 def _sender(msg: dict[str, Any]) -> str | None:
@@ -274,13 +265,5 @@ def _membership(
 ) -> Event:
     verb = "joined" if event_type == "member.joined" else "left"
     when = str(int(occurred_at.timestamp()))
-    return make_event(
-        event_type,
-        event_id=event_id(PLATFORM, chat_id, verb, user_id, when),
-        platform=PLATFORM,
-        group_id=chat_id,
-        user_id=user_id,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=body,
-    )
+    origin = Origin(PLATFORM, chat_id, user_id, received_at)
+    return origin.event(event_type, (chat_id, verb, user_id, when), occurred_at, body)
