@@ -10,15 +10,17 @@ parameter can drive the date arithmetic into an OverflowError. Every route's sto
 share one deadline (settings.store_timeout_s): a store that does not answer is a 503
 with Retry-After, not a request left hanging.
 
-Each route has the same shape: the scope (a dependency: `reader`, `group_reader`), its
-own checks and parameters, in that order, then one `_query` of the store. Its answer is
-checked against, and documented by, its model in `responses`.
+Each route has the same shape: the scope (a dependency: `reader`, or `group_scope` for a
+route under a group key), its own checks and parameters, in that order, then one read of
+the store (`_query`, or the scope's `read` of its group). Its answer is checked against,
+and documented by, its model in `responses`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -213,6 +215,33 @@ async def _query(
     return await within_store_deadline(work, _settings(request).store_timeout_s)
 
 
+@dataclass(frozen=True, slots=True)
+class GroupScope:
+    """What a route under a group key reads through: the group the token may read
+    (checked by `group_reader`, 403 before any read) and the store, so every read of the
+    route is of that group and within the one deadline."""
+
+    request: Request
+    group_key: str
+
+    @property
+    def settings(self) -> Settings:
+        return _settings(self.request)
+
+    async def read(
+        self,
+        read: Callable[Concatenate[AsyncDatabase, str, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`_query` of `read` for this group: `read(db, group_key, *args, **kwargs)`."""
+        return await _query(self.request, read, self.group_key, *args, **kwargs)
+
+
+def group_scope(request: Request, group_key: str = Depends(group_reader)) -> GroupScope:
+    return GroupScope(request, group_key)
+
+
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["ok", "violation"]
@@ -231,8 +260,7 @@ def build_router() -> APIRouter:
 
     @router.get("/groups/{group_key}/activity", response_model=responses.ActivityPage)
     async def activity(
-        request: Request,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         granularity: str = "day",
         date_from: str | None = Query(None, alias="from"),
         date_to: str | None = Query(None, alias="to"),
@@ -241,21 +269,13 @@ def build_router() -> APIRouter:
     ) -> Doc:
         gran = parse_choice(granularity, "granularity", GRANULARITIES)
         start, end = parse_range(date_from, date_to)
-        return await _query(
-            request,
-            reads.activity,
-            group_key,
-            gran,
-            start,
-            end,
-            parse_limit(limit),
-            parse_cursor(cursor),
+        return await scope.read(
+            reads.activity, gran, start, end, parse_limit(limit), parse_cursor(cursor)
         )
 
     @router.get("/groups/{group_key}/violations", response_model=responses.ViolationsPage)
     async def violations(
-        request: Request,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         date_from: str | None = Query(None, alias="from"),
         date_to: str | None = Query(None, alias="to"),
         rule: str | None = None,
@@ -264,10 +284,8 @@ def build_router() -> APIRouter:
         offset: int = 0,
     ) -> Doc:
         start, end = parse_range(date_from, date_to)
-        return await _query(
-            request,
+        return await scope.read(
             reads.violations,
-            group_key,
             start,
             end,
             parse_token(rule, "rule"),
@@ -278,18 +296,15 @@ def build_router() -> APIRouter:
 
     @router.get("/groups/{group_key}/complaints", response_model=responses.ComplaintsPage)
     async def complaints(
-        request: Request,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
     ) -> Doc:
-        return await _query(
-            request,
+        return await scope.read(
             reads.complaints,
-            group_key,
             parse_choice(status, "status", STATUSES) if status else None,
-            _settings(request).complaint_sla_hours,
+            scope.settings.complaint_sla_hours,
             datetime.now(UTC),
             parse_limit(limit),
             parse_offset(offset),
@@ -297,20 +312,16 @@ def build_router() -> APIRouter:
 
     @router.get("/groups/{group_key}/operators", response_model=responses.OperatorsPage)
     async def operators(
-        request: Request,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         month: str | None = None,
         principal: Principal = Depends(reader),
     ) -> Doc:
         _require_roles(principal, ("admin", "auditor"), "the operators' figures")
-        return await _query(
-            request, reads.operators, group_key, parse_month(month) if month else None
-        )
+        return await scope.read(reads.operators, parse_month(month) if month else None)
 
     @router.get("/groups/{group_key}/spotchecks", response_model=responses.SpotcheckQueue)
     async def spotchecks(
-        request: Request,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         date_from: str | None = Query(None, alias="from"),
         date_to: str | None = Query(None, alias="to"),
         status: str = "pending",
@@ -318,13 +329,8 @@ def build_router() -> APIRouter:
     ) -> Doc:
         _require_roles(principal, ("admin", "auditor"), "the spot-check queue")
         start, end = parse_range(date_from, date_to)
-        return await _query(
-            request,
-            reads.spotchecks,
-            group_key,
-            start,
-            end,
-            parse_choice(status, "status", SPOTCHECK_STATUSES),
+        return await scope.read(
+            reads.spotchecks, start, end, parse_choice(status, "status", SPOTCHECK_STATUSES)
         )
 
     @router.post(
@@ -332,10 +338,9 @@ def build_router() -> APIRouter:
         response_model=responses.ReviewRecorded,
     )
     async def review(
-        request: Request,
         event_id: str,
         body: ReviewIn,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         principal: Principal = Depends(reader),
     ) -> Doc:
         _require_roles(principal, ("admin",), "reviewing a spot check")
@@ -343,7 +348,7 @@ def build_router() -> APIRouter:
         if event is None:
             raise _invalid("event id is required")
 
-        async def look_up_and_record(db: AsyncDatabase) -> Doc:
+        async def look_up_and_record(db: AsyncDatabase, group_key: str) -> Doc:
             day = await reads.sampled_day(db, group_key, event)
             if day is None:
                 raise HTTPException(
@@ -361,7 +366,7 @@ def build_router() -> APIRouter:
                 datetime.now(UTC),
             )
 
-        return await _query(request, look_up_and_record)
+        return await scope.read(look_up_and_record)
 
     @router.get("/users/{user_key}/history", response_model=responses.UserHistory)
     async def history(
@@ -384,22 +389,19 @@ def build_router() -> APIRouter:
         },
     )
     async def report(
-        request: Request,
         month: str,
-        group_key: str = Depends(group_reader),
+        scope: GroupScope = Depends(group_scope),
         format: str = "json",
     ) -> Response:
         fmt = parse_choice(format, "format", tuple(FORMATS))
         try:
-            built = await _query(
-                request, monthly_report, group_key, parse_month(month), _settings(request)
-            )
+            built = await scope.read(monthly_report, parse_month(month), scope.settings)
         except ReportMonthError as err:  # parse_month refuses these first; a backstop
             raise _invalid(str(err)) from None
         body, media_type = render(built, fmt)
         headers = {}
         if fmt == "csv":
-            name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"report-{group_key}-{month}.csv")
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"report-{scope.group_key}-{month}.csv")
             headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return Response(body, media_type=media_type, headers=headers)
 

@@ -24,6 +24,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.reporting.reads import scope_filter
 from shared.archive import (
     ARCHIVE,
     FORMAT1_INDEXES,
@@ -96,7 +97,7 @@ class ArchiveWriter:
         self, db: AsyncDatabase, session: Any = None, groups: set[str] | None = None
     ) -> None:
         """(Re)read committed heads: on start, on partition assignment, after a conflict."""
-        query: dict[str, Any] = {} if groups is None else {"group_key": {"$in": sorted(groups)}}
+        query = scope_filter(groups)
         fresh: dict[tuple[str, str], tuple[int, str]] = {}
         async for doc in db[HEADS].find(query, session=session):
             fresh[(doc["stream"], doc["group_key"])] = (int(doc["seq"]), str(doc["hash"]))

@@ -18,6 +18,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.reporting.reads import scope_filter
 from shared.archive import ARCHIVE, chunk_records, record_fields, require_format, sort_time
 from shared.chain import record_id
 
@@ -39,10 +40,6 @@ def _user_key(group_key: str, user_id: str | None) -> str | None:
     return None if not user_id else f"{group_key.split(':', 1)[0]}:{user_id}"
 
 
-def _scope(allowed_groups: AbstractSet[str] | None) -> dict[str, Any]:
-    return {} if allowed_groups is None else {"group_key": {"$in": sorted(allowed_groups)}}
-
-
 # A matching record with its query fields.
 _Found = tuple[dict[str, Any], dict[str, Any]]
 
@@ -58,7 +55,7 @@ async def _records(
     holds it."""
     found: list[_Found] = []
     projection = {"group_key": 1, "stream": 1, "records": 1}
-    async for doc in db[ARCHIVE].find({**query, **_scope(allowed_groups)}, projection):
+    async for doc in db[ARCHIVE].find({**query, **scope_filter(allowed_groups)}, projection):
         for record in chunk_records(doc):
             if not isinstance(record.get("body"), dict):
                 continue
@@ -137,11 +134,11 @@ async def user_history(
             "group_key": group,
             "occurred_at": body["occurred_at"],
             "actor": body.get("actor"),
+            "role": "about" if target_key == user_key else "by",
         }
         if fields["type"] == "complaint.filed":
             complaints[(group, p["complaint_id"])] = {
                 **common,
-                "role": "about" if target_key == user_key else "by",
                 "complaint_id": p["complaint_id"],
                 "reporter": actor_key,
                 "target": target_key,
@@ -153,7 +150,6 @@ async def user_history(
         else:
             sanctions[(group, p["sanction_id"])] = {
                 **common,
-                "role": "about" if target_key == user_key else "by",
                 "sanction_id": p["sanction_id"],
                 "by": actor_key,
                 "target": target_key,
@@ -268,71 +264,32 @@ def _timeline(
 ) -> list[dict[str, Any]]:
     """One list in time order, for reading the trail top to bottom."""
     rows: list[dict[str, Any]] = []
+
+    def add(at: str, kind: str, group: str, ref: str, summary: str) -> None:
+        """One row, keys in the order of responses.TimelineEntry, whatever it records."""
+        rows.append({"at": at, "kind": kind, "group_key": group, "ref": ref, "summary": summary})
+
     for m in flagged:
-        rows.append(
-            {
-                "at": m["occurred_at"],
-                "kind": "message",
-                "group_key": m["group_key"],
-                "ref": m["event_id"],
-                "summary": m["text"][:200],
-            }
-        )
+        add(m["occurred_at"], "message", m["group_key"], m["event_id"], m["text"][:200])
     for d in decisions:
         dur = f" {d['duration_s']}s" if d.get("duration_s") else ""
-        rows.append(
-            {
-                "at": d["decided_at"],
-                "kind": "decision",
-                "group_key": d["group_key"],
-                "ref": d["decision_id"],
-                "summary": f"{d['action']}{dur} by rule {d['rule_id']} (rules v{d['ruleset_version']})",
-            }
-        )
+        summary = f"{d['action']}{dur} by rule {d['rule_id']} (rules v{d['ruleset_version']})"
+        add(d["decided_at"], "decision", d["group_key"], d["decision_id"], summary)
     for c in complaints:
         who = "complaint about this user" if c["role"] == "about" else "complaint filed"
-        rows.append(
-            {
-                "at": c["occurred_at"],
-                "kind": "complaint",
-                "group_key": c["group_key"],
-                "ref": c["complaint_id"],
-                "summary": f"{who}: {c['category']}",
-            }
-        )
+        group, ref = c["group_key"], c["complaint_id"]
+        add(c["occurred_at"], "complaint", group, ref, f"{who}: {c['category']}")
         if c["resolution"]:
             r = c["resolution"]
-            rows.append(
-                {
-                    "at": r["at"],
-                    "kind": "complaint_resolved",
-                    "group_key": c["group_key"],
-                    "ref": c["complaint_id"],
-                    "summary": f"complaint {r['outcome']}",
-                }
-            )
+            add(r["at"], "complaint_resolved", group, ref, f"complaint {r['outcome']}")
     for s in sanctions:
         who = "sanction" if s["role"] == "about" else "sanction applied by this user"
         dur = f" {s['duration_s']}s" if s.get("duration_s") else ""
-        rows.append(
-            {
-                "at": s["occurred_at"],
-                "kind": "sanction",
-                "group_key": s["group_key"],
-                "ref": s["sanction_id"],
-                "summary": f"{who}: {s['action']}{dur} ({s['by_role']})",
-            }
-        )
+        group, ref = s["group_key"], s["sanction_id"]
+        add(s["occurred_at"], "sanction", group, ref, f"{who}: {s['action']}{dur} ({s['by_role']})")
         if s["revoked"]:
-            rows.append(
-                {
-                    "at": s["revoked"]["at"],
-                    "kind": "sanction_revoked",
-                    "group_key": s["group_key"],
-                    "ref": s["sanction_id"],
-                    "summary": f"revoked: {s['revoked']['reason']}",
-                }
-            )
+            revoked = s["revoked"]
+            add(revoked["at"], "sanction_revoked", group, ref, f"revoked: {revoked['reason']}")
     rows.sort(key=lambda r: (_sort_time(r["at"]), _KIND_ORDER.get(r["kind"], 9), r["ref"]))
     return rows
 

@@ -9,6 +9,7 @@ string by the API; nothing here builds a filter from a caller's dict.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +23,11 @@ from services.reporting.generations import collection_for
 # ---------------------------------------------------------------- filters
 
 
-def scope_filter(groups: frozenset[str] | None, field: str = "group_key") -> Doc:
-    """None means every group (a '*' token); otherwise only the listed groups."""
+def scope_filter(groups: AbstractSet[str] | None, field: str = "group_key") -> Doc:
+    """None means every group (a '*' token); otherwise only the listed groups.
+
+    The one scope filter of the reporting store: the projections' reads, the archive's
+    user history and the archive writer's head reload all narrow by it."""
     return {} if groups is None else {field: {"$in": sorted(groups)}}
 
 

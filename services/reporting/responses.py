@@ -96,16 +96,26 @@ class GroupList(Answer):
 # ---------------------------------------------------------------- activity
 
 
-class ActivityPeriod(Answer):
+class PeriodBounds(Answer):
     period: str = Field(examples=["2026-03-02", "2026-W10", "2026-03"])
     start: str = Field(description="first local date, YYYY-MM-DD")
     end: str = Field(description="last local date, YYYY-MM-DD")
+
+
+class ActivityFigures(Answer):
+    """What `figures.activity_item` counts and derives for any period: a page's periods
+    and the monthly report's month alike."""
+
     messages: int
     active_users: int
     joins: int
     leaves: int
     net_growth: int
     messages_per_active_user: float
+
+
+# pydantic puts the fields of the last base first: the period's bounds, then its figures.
+class ActivityPeriod(ActivityFigures, PeriodBounds):
     hourly: list[int] = Field(description="messages per local hour, 0 to 23")
     decisions: Counts
     kinds: Counts
@@ -342,11 +352,17 @@ class Closing(Stored):
     reason: str | None = None
 
 
-class HistoryComplaint(Stored):
+class TrailEvent(Stored):
+    """What every complaint and sanction of a trail opens with (history's `common`; each
+    documents its `role` its own way)."""
+
     event_id: str
     group_key: str
     occurred_at: str
     actor: dict[str, Any] | None
+
+
+class HistoryComplaint(TrailEvent):
     role: str = Field(description="'about' the user or filed 'by' them")
     complaint_id: str
     reporter: str | None
@@ -357,11 +373,7 @@ class HistoryComplaint(Stored):
     resolution: Closing | None
 
 
-class HistorySanction(Stored):
-    event_id: str
-    group_key: str
-    occurred_at: str
-    actor: dict[str, Any] | None
+class HistorySanction(TrailEvent):
     role: str = Field(description="'about' the user or applied 'by' them")
     sanction_id: str
     by: str | None
@@ -403,13 +415,7 @@ class ReportDay(Answer):
     leaves: int
 
 
-class ReportActivity(Answer):
-    messages: int
-    active_users: int
-    joins: int
-    leaves: int
-    net_growth: int
-    messages_per_active_user: float
+class ReportActivity(ActivityFigures):
     members: int
     kinds: Counts
     hourly: list[int]

@@ -10,11 +10,10 @@ their size); messages per active user and net growth are computed at read time.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec
-from services.reporting.folds.common import message_kind
-from services.reporting.folds.periods import local, month_period
+from services.reporting.folds.common import message_kind, month_doc
 from shared.events import (
     Decision,
     Event,
@@ -37,16 +36,7 @@ def doc_id(group_key: str, month: str) -> str:
 
 def _touch(batch: Batch, ctx: GroupContext, moment: datetime) -> tuple[DocDelta, str]:
     """The month document and the `days.<day>` prefix a moment falls in."""
-    day: date = local(moment, ctx.tz).date()
-    period = month_period(day)
-    delta = batch.doc(NAME, doc_id(ctx.group_key, period.label))
-    delta.set_on_insert.update(
-        group_key=ctx.group_key,
-        granularity="month",
-        period=period.label,
-        start=period.start,
-        end=period.end,
-    )
+    delta, day, _ = month_doc(batch, NAME, doc_id, ctx, moment, "period", granularity="month")
     return delta, f"days.{day.isoformat()}"
 
 

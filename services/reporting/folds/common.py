@@ -1,10 +1,14 @@
-"""Small pure helpers the folds share: keys, message kinds, stable hashes."""
+"""Small pure helpers the folds share: keys, message kinds, stable hashes, month documents."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from datetime import date, datetime
 
+from services.reporting.folds.base import Batch, DocDelta, GroupContext
+from services.reporting.folds.periods import Period, local, month_period
 from shared.events import MessagePosted
 
 _URL = re.compile(r"https?://\S", re.IGNORECASE)
@@ -34,3 +38,32 @@ def message_kind(message: MessagePosted) -> str:
 def stable_hash(*parts: str) -> str:
     """A hex digest that is the same on every run and machine (Python's hash() is not)."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def month_doc(
+    batch: Batch,
+    collection: str,
+    doc_id: Callable[[str, str], str],
+    ctx: GroupContext,
+    moment: datetime,
+    label_as: str,
+    **tags: str,
+) -> tuple[DocDelta, date, Period]:
+    """The document of the local month a moment falls in, with that local day and month.
+
+    Created holding the group key, `tags`, the month's label (as `label_as`) and its
+    first and last dates, in that order: what the reads filter and range month documents
+    by, whichever fold keeps them."""
+    day = local(moment, ctx.tz).date()
+    period = month_period(day)
+    delta = batch.doc(collection, doc_id(ctx.group_key, period.label))
+    delta.set_on_insert.update(
+        {
+            "group_key": ctx.group_key,
+            **tags,
+            label_as: period.label,
+            "start": period.start,
+            "end": period.end,
+        }
+    )
+    return delta, day, period

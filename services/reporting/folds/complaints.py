@@ -18,9 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
-from services.reporting.folds.common import user_key_of
+from services.reporting.folds.common import month_doc, user_key_of
 from services.reporting.folds.operators import operator_of
-from services.reporting.folds.periods import local, month_period
 from shared.events import ComplaintFiledEvent, ComplaintResolvedEvent, Event
 from shared.settings import Settings
 
@@ -37,12 +36,7 @@ def doc_id(group_key: str, month: str) -> str:
 
 
 def _month(batch: Batch, ctx: GroupContext, at: datetime) -> tuple[DocDelta, str, str]:
-    day = local(at, ctx.tz).date()
-    period = month_period(day)
-    delta = batch.doc(NAME, doc_id(ctx.group_key, period.label))
-    delta.set_on_insert.update(
-        group_key=ctx.group_key, month=period.label, start=period.start, end=period.end
-    )
+    delta, day, period = month_doc(batch, NAME, doc_id, ctx, at, "month")
     return delta, day.isoformat(), period.label
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
-from services.reporting.folds.common import user_key_of
+from services.reporting.folds.common import month_doc, user_key_of
 from services.reporting.folds.operators import operator_of
-from services.reporting.folds.periods import local, month_period, week_period
+from services.reporting.folds.periods import local, week_period
 from shared.events import Decision, Event, SanctionAppliedEvent, SanctionRevokedEvent
 from shared.settings import Settings
 
@@ -43,16 +43,7 @@ def week_doc_id(group_key: str, week: str) -> str:
 
 def _month(batch: Batch, ctx: GroupContext, at: datetime) -> tuple[DocDelta, str, str, str]:
     """The month document, the `days.<day>` prefix, the day and the month of a moment."""
-    day = local(at, ctx.tz).date()
-    period = month_period(day)
-    delta = batch.doc(NAME, month_doc_id(ctx.group_key, period.label))
-    delta.set_on_insert.update(
-        group_key=ctx.group_key,
-        kind="month",
-        month=period.label,
-        start=period.start,
-        end=period.end,
-    )
+    delta, day, period = month_doc(batch, NAME, month_doc_id, ctx, at, "month", kind="month")
     return delta, f"days.{day.isoformat()}", day.isoformat(), period.label
 
 
