@@ -7,7 +7,7 @@ given: a claim another request has not confirmed is published again here (see de
 
 from __future__ import annotations
 
-from services.ingest.dedup import DedupStore, claim_key
+from services.ingest.dedup import DedupStore, Lookup, claim_key
 from services.ingest.publisher import EventPublisher
 from shared.events import Event, now_utc
 from shared.metrics import INGEST_EVENTS
@@ -20,11 +20,13 @@ class Ingest:
         self.publisher = publisher
         self.dedup = dedup
 
-    async def accept(self, events: list[Event], platform: str) -> list[dict[str, str]]:
+    async def accept(
+        self, events: list[Event], platform: str, lookup: Lookup | None = None
+    ) -> list[dict[str, str]]:
         at = now_utc()
         keys = [claim_key(e.group_key, e.event_id) for e in events]
         unique = list(dict.fromkeys(keys))
-        claim = await self.dedup.claim(unique, at)
+        claim = await self.dedup.claim(unique, at, lookup)
         publish = claim.to_publish
         fresh: list[Event] = []
         results: list[dict[str, str]] = []

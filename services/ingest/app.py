@@ -12,6 +12,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pymongo
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from services.ingest.accept import Ingest
-from services.ingest.dedup import DedupStore
+from services.ingest.dedup import DedupStore, Lookup, claim_keys_of
 from services.ingest.limits import RateLimiter
 from services.ingest.policy import (
     authorise_event,
@@ -57,7 +58,7 @@ from shared.http_server import (
     serve,
 )
 from shared.http_server import parse_json as parse_limited_json
-from shared.kafka import make_broker
+from shared.kafka import make_broker, make_producer
 from shared.keys import WEBHOOK_PLATFORMS
 from shared.logging import configure_logging, get_logger
 from shared.metrics import INGEST_EVENTS, render_metrics
@@ -196,12 +197,14 @@ def rate_limited(request: Request, principal: Principal = Depends(require_princi
     return principal
 
 
-async def accept(request: Request, events: list[Event], platform: str) -> list[dict[str, str]]:
+async def accept(
+    request: Request, events: list[Event], platform: str, lookup: Lookup | None = None
+) -> list[dict[str, str]]:
     """Claim, publish and confirm (accept.py), or 503 when the broker does not take them."""
     try:
         # Not cancelled half-way (it publishes); its store calls are bounded by the
         # client's timeoutMS and fall back to memory (dedup.py).
-        return await _ingest(request).accept(events, platform)
+        return await _ingest(request).accept(events, platform, lookup)
     except BrokerUnavailable as err:
         raise Unavailable(err) from err
 
@@ -224,15 +227,23 @@ async def post_events(
     published; a rule change must also raise its group's rule-set version."""
     body = await json_body(request)
     items = batch(parse_json(body), _settings(request).max_batch_events)
-    events, invalid = parse_events(items, principal, may_hold_surrogates(body))
-    if invalid:
-        return invalid_events(invalid)
-    for event in events:
-        if why := authorise_event(principal, event):
-            raise HTTPException(403, f"event {event.event_id}: {why}")
-    rulesets = _rulesets(request)
-    await rulesets.check(events)
-    results = await accept(request, events, "api")
+    # The store reads which ids it holds while the items are validated (in a thread): a
+    # read only, claiming nothing, and used only once every item is valid and allowed.
+    lookup = asyncio.create_task(_ingest(request).dedup.look_up(claim_keys_of(items)))
+    try:
+        events, invalid = await asyncio.to_thread(
+            parse_events, items, principal, may_hold_surrogates(body)
+        )
+        if invalid:
+            return invalid_events(invalid)
+        for event in events:
+            if why := authorise_event(principal, event):
+                raise HTTPException(403, f"event {event.event_id}: {why}")
+        rulesets = _rulesets(request)
+        await rulesets.check(events)
+        results = await accept(request, events, "api", await lookup)
+    finally:
+        lookup.cancel()
     await rulesets.record(events)
     log_posted(request.app.state.log, principal, events, results)
     return EventResults.model_validate({"results": results})
@@ -435,7 +446,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await dedup.ensure_indexes()
     except Exception as err:  # the store may come later; readiness says so
         log.warning("dedup index not created yet", error=str(err))
-    publisher = EventPublisher(broker, settings.events_topic, settings.deadletter_topic)
+    publisher = EventPublisher(
+        broker,
+        settings.events_topic,
+        settings.deadletter_topic,
+        partial(make_producer, settings, client_id="modstream-ingest-events"),
+    )
     app.state.ingest = Ingest(settings, publisher, dedup)
     app.state.rulesets = RulesetVersions(db, settings.store_timeout_s)
     app.state.broker = broker
@@ -444,6 +460,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await publisher.stop()
         await broker.stop()
         await mongo.close()
 

@@ -28,10 +28,12 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from shared.keys import group_key
 from shared.logging import get_logger
 
 COLLECTION = "ingest_claims"
@@ -49,6 +51,27 @@ def claim_key(group_key: str, event_id: str) -> str:
     """The key an event is remembered by: event ids hold no whitespace, so the first space
     separates them from the group key unambiguously."""
     return f"{event_id} {group_key}"
+
+
+def claim_keys_of(items: list[Any]) -> list[str]:
+    """The keys raw request items will be claimed by if they validate: known before the
+    validation ends, so the store can be asked meanwhile. Items that cannot be events are
+    left out (the claim looks those keys up itself, should they validate after all)."""
+    keys: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            event_id, platform, group_id = (
+                item.get("event_id"),
+                item.get("platform"),
+                item.get("group_id"),
+            )
+            if (
+                isinstance(event_id, str)
+                and isinstance(platform, str)
+                and isinstance(group_id, str)
+            ):
+                keys.append(claim_key(group_key(platform, group_id), event_id))
+    return keys
 
 
 @dataclass(slots=True)
@@ -69,6 +92,17 @@ class Claim:
     @property
     def to_publish(self) -> set[str]:
         return self.mine | self.unconfirmed
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the store held for some keys at one moment: read before the request's events
+    were validated, so the claim can go straight to its insert (a key claimed meanwhile
+    makes the insert fail, and the claim then looks again)."""
+
+    keys: frozenset[str]
+    confirmed: frozenset[str]
+    unconfirmed: frozenset[str]
 
 
 class DedupStore:
@@ -108,8 +142,23 @@ class DedupStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def claim(self, keys: list[str], at: datetime) -> Claim:
-        """Claim the keys not on the topic yet. `keys` must hold no repeats."""
+    async def look_up(self, keys: list[str]) -> Lookup | None:
+        """Read which of these keys the store holds (no write, nothing claimed); None when
+        the store is down or slow (the claim then looks for itself)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if not wanted or time.monotonic() < self._down_until:
+            return None
+        found = Claim()
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                await self._classify(wanted, found)
+        except (PyMongoError, TimeoutError):
+            return None
+        return Lookup(frozenset(wanted), frozenset(found.confirmed), frozenset(found.unconfirmed))
+
+    async def claim(self, keys: list[str], at: datetime, lookup: Lookup | None = None) -> Claim:
+        """Claim the keys not on the topic yet. `keys` must hold no repeats; `lookup`, if
+        given, is a `look_up` of them made moments ago (it saves a round trip)."""
         result = Claim()
         unknown: list[str] = []
         for key in keys:
@@ -128,7 +177,7 @@ class DedupStore:
             if time.monotonic() >= self._down_until:
                 try:
                     async with asyncio.timeout(self._deadline_s):
-                        await self._claim_in_store(unknown, at, result)
+                        await self._claim_in_store(unknown, at, result, lookup)
                     return result
                 except (PyMongoError, TimeoutError) as err:
                     self._store_failed(err)
@@ -139,12 +188,21 @@ class DedupStore:
             # Only this request's own claims stay in flight (until confirm or release).
             self._inflight.difference_update(k for k in unknown if k not in result.mine)
 
-    async def _claim_in_store(self, unknown: list[str], at: datetime, result: Claim) -> None:
+    async def _claim_in_store(
+        self, unknown: list[str], at: datetime, result: Claim, lookup: Lookup | None
+    ) -> None:
         if not self._flush_lock.locked():  # another request is writing the backlog already
+            if self._pending:
+                lookup = None  # the backlog about to be written may hold these keys
             await self._flush()
         wanted = list(unknown)
-        for _ in range(CLAIM_ATTEMPTS):
-            await self._classify(wanted, result)
+        for attempt in range(CLAIM_ATTEMPTS):
+            if attempt == 0 and lookup is not None and lookup.keys.issuperset(wanted):
+                result.confirmed.update(lookup.confirmed.intersection(wanted))
+                result.unconfirmed.update(lookup.unconfirmed.intersection(wanted))
+                self._cache_add(lookup.confirmed.intersection(wanted))
+            else:
+                await self._classify(wanted, result)
             wanted = [k for k in wanted if k not in result.confirmed | result.unconfirmed]
             if not wanted:
                 return
