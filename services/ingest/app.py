@@ -52,12 +52,12 @@ from shared.events import MANUAL_TYPES, Actor, Event, now_utc
 from shared.http_auth import require_principal
 from shared.http_server import (
     RETRY_AFTER_S,
-    JSONRejected,
     install_store_errors,
     install_validation_errors,
     serve,
 )
-from shared.http_server import parse_json as parse_limited_json
+from shared.json_limits import JSONRejected
+from shared.json_limits import parse_json as parse_limited_json
 from shared.kafka import make_broker, make_producer
 from shared.keys import WEBHOOK_PLATFORMS
 from shared.logging import configure_logging, get_logger
@@ -114,7 +114,7 @@ async def read_body(request: Request, limit: int, timeout_s: float = 10.0) -> by
 
 
 def parse_json(body: bytes) -> Any:
-    """JSON within the limits of shared.http_server.parse_json (depth, number size, no
+    """JSON within the limits of shared.json_limits.parse_json (depth, number size, no
     NaN/Infinity), or a 400 that says which limit."""
     try:
         return parse_limited_json(body)

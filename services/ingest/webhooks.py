@@ -24,7 +24,7 @@ from services.ingest.platforms.signatures import (
     verify_telegram,
 )
 from shared.events import Event
-from shared.http_server import JSONRejected, parse_json
+from shared.json_limits import JSONRejected, parse_json
 from shared.keys import WEBHOOK_PLATFORMS
 from shared.settings import Settings
 
@@ -97,7 +97,7 @@ def _verify(
 
 
 def _parse(body: bytes) -> dict[str, Any] | WebhookOutcome:
-    """The body as a JSON object, within the limits of shared.http_server.parse_json (the
+    """The body as a JSON object, within the limits of shared.json_limits.parse_json (the
     same as `POST /v1/events`: depth, number size, no NaN/Infinity, UTF-8 only)."""
     try:
         parsed = parse_json(body)

@@ -687,7 +687,7 @@ def test_generated_bad_dates_and_months_are_422(
     )
 
 
-# In-process properties of the limits parser the routes share (shared/http_server.py).
+# In-process properties of the limits parser the routes share (shared/json_limits.py).
 
 tricky_text = st.text(alphabet='"\\[]{}ab\u00e9\u2028/', max_size=8)
 json_trees = st.recursive(
@@ -714,7 +714,7 @@ def true_depth(value: Any) -> int:
 def test_depth_scan_ignores_brackets_in_strings_and_parser_round_trips(
     value: Any, ascii_only: bool
 ) -> None:
-    from shared.http_server import json_depth, parse_json
+    from shared.json_limits import json_depth, parse_json
 
     body = json.dumps(value, ensure_ascii=ascii_only).encode()
     assert json_depth(body) == true_depth(value)
@@ -724,7 +724,7 @@ def test_depth_scan_ignores_brackets_in_strings_and_parser_round_trips(
 @settings(max_examples=200, deadline=None)
 @given(depth=st.integers(min_value=65, max_value=5000), inner=json_trees)
 def test_too_deep_is_refused_however_it_nests(depth: int, inner: Any) -> None:
-    from shared.http_server import JSONRejected, parse_json
+    from shared.json_limits import JSONRejected, parse_json
 
     body = b'{"k": [' * depth + json.dumps(inner).encode() + b"]}" * depth
     with pytest.raises(JSONRejected, match="nested too deeply"):
