@@ -569,6 +569,67 @@ async def bench_rebuild(run: BenchRun) -> None:
     )
 
 
+async def bench_scale(run: BenchRun) -> None:
+    """Cost per event of the live fold and of a rebuild at two sizes, 10x apart: a cost
+    that grows with the history (an index scan, a sweep over all state) shows here."""
+    from services.reporting.rebuild import rebuild
+
+    sizes = (5_000, 50_000) if run.quick else (50_000, 500_000)
+    run.console.print(
+        f"[bold]scale[/]: fold and rebuild cost per event at {sizes[0]:,} and {sizes[1]:,} events"
+    )
+    fold_us: dict[int, float] = {}
+    rebuild_us: dict[int, float] = {}
+    for n in sizes:
+        s = run.settings()
+        await ensure_topics(s)
+        records = [
+            r
+            for i in range(0, n, 100_000)
+            for r in encoded(sim_events(min(100_000, n - i), 301 + i))
+        ]
+        stack = run.stack(s, f"scale{n}")
+        stack.reporting_port = free_port()
+        stack.start_service("reporting")
+        try:
+            # The clock runs from the first record produced to the last one folded, with
+            # the consumer already in place (the producer is far faster than the fold).
+            await wait_until(
+                partial(_service_logged, stack, "reporting", "partitions assigned"), 120
+            )
+            t0 = time.perf_counter()
+            await produce_raw(s, s.events_topic, records)
+            await wait_until(partial(_events_folded, s, n), 1800, every=0.05)
+            fold_us[n] = (time.perf_counter() - t0) * 1e6 / n
+        finally:
+            stack.stop()
+        result = await rebuild(s, "activity")
+        rebuild_us[n] = result.seconds * 1e6 / n
+    small, large = sizes
+    for figure, costs in (("live fold", fold_us), ("rebuild (activity)", rebuild_us)):
+        run.add(Row("scale", f"{figure} cost per event, {small:,} events", costs[small], "µs"))
+        run.add(
+            Row(
+                "scale",
+                f"{figure} cost per event, {large:,} events",
+                costs[large],
+                "µs",
+                f"the same at {small:,} events",
+                costs[small],
+                target="flat (ratio ~1)",
+            )
+        )
+
+
+async def _service_logged(stack: DevStack, name: str, text: str) -> bool:
+    log = stack.workdir / f"{name}.log"
+    return log.exists() and text in log.read_text(errors="replace")
+
+
+async def _events_folded(s: Settings, total: int) -> bool:
+    return (await positions(s)).reporting_events_done >= total
+
+
 async def _logged(stack: DevStack, text: str, instances: int) -> bool:
     logs = sorted(stack.workdir.glob("moderation-*.log"))
     return len(logs) >= instances and all(text in p.read_text(errors="replace") for p in logs)
@@ -652,7 +713,7 @@ def run_bench(console: Console, quick: bool, out: Path, only: list[str] | None =
     try:
         events = sim_events(run.n)
         records = encoded(events)
-        stages = only or ["ingest", "moderation", "reporting", "latency", "rebuild"]
+        stages = only or ["ingest", "moderation", "reporting", "latency", "rebuild", "scale"]
 
         async def main() -> None:
             if "ingest" in stages:
@@ -665,6 +726,8 @@ def run_bench(console: Console, quick: bool, out: Path, only: list[str] | None =
                 await bench_latency(run)
             if "rebuild" in stages:
                 await bench_rebuild(run)
+            if "scale" in stages:
+                await bench_scale(run)
 
         asyncio.run(main())
     finally:

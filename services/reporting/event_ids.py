@@ -17,6 +17,7 @@ collection is (no expiry), so a repeat is dropped however late it comes.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,3 +95,40 @@ class EventIdLog:
                 session=session,
             )
         return result.repeats
+
+
+class PassFirstOccurrences:
+    """First occurrences as one pass over the log from its start sees them: a rebuild.
+
+    A rebuild reads every partition from its first offset, so the first occurrence of
+    every key it meets is one it read itself: the answer needs no store. Asking the store
+    instead cost a rebuild that followed the live sink nearly all its time (SecantusDB
+    checks each returned document's keys against the whole `$in` list: 45 s of a 50 s
+    rebuild of 40,000 events, growing with the history). Nothing is written: the live
+    sink records first occurrences for everyone.
+
+    Keys are kept as 16-byte BLAKE2b digests with their first offset (about 100 bytes a
+    key: 100 MB for a million events; two keys colliding is a 1-in-10^26 chance at that
+    size). A batch folded again (its transaction failed) finds its own offsets, which are
+    not repeats, as in the store.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[str, int], dict[bytes, int]] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def repeats(
+        self, topic: str, partition: int, records: Sequence[tuple[int, str]], session: Any
+    ) -> set[int]:
+        first = self._first.setdefault((topic, partition), {})
+        repeats: set[int] = set()
+        for offset, key in records:
+            digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+            known = first.get(digest)
+            if known is None or offset < known:
+                first[digest] = offset
+            elif known < offset:
+                repeats.add(offset)
+        return repeats

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.reporting.event_ids import PassFirstOccurrences
 from services.reporting.generations import (
     CHECKPOINTS,
     PROJECTIONS,
@@ -65,7 +66,14 @@ async def rebuild(
             upsert=True,
         )
         target = ProjectionNames(names.generations | {projection: new})
-        sink = ProjectionSink(mongo, db, settings, target, projections=[projection])
+        sink = ProjectionSink(
+            mongo,
+            db,
+            settings,
+            target,
+            projections=[projection],
+            event_ids=PassFirstOccurrences(),
+        )
         await sink.ensure_indexes()
         started = time.monotonic()
         records = await _fold_everything(settings, sink, progress, max_records)

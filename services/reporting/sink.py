@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from services.reporting.archive_writer import ArchiveWriter
-from services.reporting.event_ids import EventIdLog, event_key
+from services.reporting.event_ids import EventIdLog, PassFirstOccurrences, event_key
 from services.reporting.folds import fold_decision, fold_event, index_specs
 from services.reporting.folds.base import Batch, GroupDirectory
 from services.reporting.generations import CHECKPOINTS, PROJECTIONS, ProjectionNames
@@ -81,6 +81,7 @@ class ProjectionSink:
         names: ProjectionNames,
         projections: list[str] | None = None,
         archive: ArchiveWriter | None = None,
+        event_ids: EventIdLog | PassFirstOccurrences | None = None,
     ) -> None:
         self.client = client
         self.db = db
@@ -95,7 +96,9 @@ class ProjectionSink:
         # same transaction; a rebuild folds projections only.
         self.archive = archive
         self.archive_writes = 0
-        self.event_ids = EventIdLog(db)
+        # Where repeats are told apart: the store (the live sink), or one pass's own
+        # memory (a rebuild, which reads every partition from its start).
+        self.event_ids = event_ids if event_ids is not None else EventIdLog(db)
 
     async def ensure_indexes(self) -> None:
         await self.event_ids.ensure_indexes()

@@ -25,3 +25,16 @@ def test_the_same_id_in_another_group_is_another_event() -> None:
     a, b = event_key(0, "telegram:-1", "e1"), event_key(0, "telegram:-2", "e1")
     assert a != b
     assert FirstOccurrences.classify([(1, a), (2, b)], {}).repeats == set()
+
+
+async def test_a_pass_tells_repeats_from_what_it_has_read() -> None:
+    from services.reporting.event_ids import PassFirstOccurrences
+
+    seen = PassFirstOccurrences()
+    assert await seen.repeats("t", 0, [(0, "a"), (1, "b"), (2, "a")], None) == {2}
+    # the same batch folded again (its transaction failed): its first occurrences stay
+    assert await seen.repeats("t", 0, [(0, "a"), (1, "b"), (2, "a")], None) == {2}
+    assert await seen.repeats("t", 0, [(3, "b"), (4, "c")], None) == {3}
+    # another partition, or another topic, is another log
+    assert await seen.repeats("t", 1, [(0, "a")], None) == set()
+    assert await seen.repeats("u", 0, [(0, "a")], None) == set()
