@@ -167,19 +167,27 @@ async def _format1(client: AsyncMongoClient, db: AsyncDatabase, work: list[list[
         writer.heads = heads
 
 
+async def write_in_transaction(
+    client: AsyncMongoClient, db: AsyncDatabase, writer: ArchiveWriter
+) -> None:
+    """What the reporting sink does with the batch appended to `writer`: write it in one
+    transaction, then commit it (or discard it, whatever stopped the write)."""
+    try:
+        async with client.start_session() as session, await session.start_transaction():
+            await writer.write(db, session)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.commit()
+
+
 async def _format2(client: AsyncMongoClient, db: AsyncDatabase, work: list[list[Item]]) -> None:
     writer = ArchiveWriter()
     await writer.load_heads(db)
     for items in work:
         for item in items:
             writer.append(*item)
-        try:
-            async with client.start_session() as session, await session.start_transaction():
-                await writer.write(db, session)
-        except BaseException:
-            writer.discard()
-            raise
-        writer.commit()
+        await write_in_transaction(client, db, writer)
 
 
 async def measure(url: str, pid: int, layout: str, work: list[list[Item]]) -> Run:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import K8S_DIR, REPO, SCHEMAS
+from deploy_support import K8S_DIR, REPO, SCHEMAS, read_mapping
 
 from shared.settings import Settings
 
@@ -25,9 +25,7 @@ def settings_fields() -> frozenset[str]:
 
 @pytest.fixture(scope="session")
 def compose() -> dict[str, Any]:
-    data = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+    return read_mapping(REPO / "docker-compose.yml")
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +43,7 @@ def manifests() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture(scope="session")
 def kustomization() -> dict[str, Any]:
-    data = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+    return read_mapping(K8S_DIR / "kustomization.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -61,14 +57,9 @@ def configmap(manifests: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def k8s_schema_bundle() -> dict[str, Any]:
-    bundle = json.loads((SCHEMAS / "kubernetes-strict.json").read_text(encoding="utf-8"))
-    assert isinstance(bundle, dict)
-    return bundle
+    return read_mapping(SCHEMAS / "kubernetes-strict.json", json.loads)
 
 
 @pytest.fixture(scope="session")
 def alert_rules() -> dict[str, Any]:
-    path = REPO / "deploy" / "prometheus" / "alerts.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+    return read_mapping(REPO / "deploy" / "prometheus" / "alerts.yml")

@@ -3,7 +3,11 @@ so it cannot collide with another folder's conftest on import)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from shared.settings import Settings
 
@@ -22,3 +26,10 @@ def env_name_to_field(name: str) -> str | None:
     if not name.startswith(prefix):
         return None
     return name.removeprefix(prefix).lower()
+
+
+def read_mapping(path: Path, parse: Callable[[str], Any] = yaml.safe_load) -> dict[str, Any]:
+    """A YAML file (or, with `parse=json.loads`, a JSON one) whose top level is a mapping."""
+    data = parse(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), path
+    return data

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.rules import default_ruleset, effective_rules
+from tests.support.events import raw_event, whole_rules
 from tools.catchup import wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -17,39 +17,19 @@ GROUP = "telegram:-100777"
 
 
 def event(n: int, etype: str, user: str, at: str, **payload: Any) -> dict[str, Any]:
-    return {
-        "event_id": f"e2e-{n}",
-        "type": etype,
-        "schema_version": 1,
-        "occurred_at": at,
-        "platform": "telegram",
-        "group_id": "-100777",
-        "user_id": user,
-        "payload": payload,
-    }
+    return raw_event(f"e2e-{n}", etype, GROUP, user, at, payload, schema_version=1)
 
 
 def ruleset(version: int, keywords: list[str]) -> dict[str, Any]:
-    return {
-        "event_id": f"e2e-rules-v{version}",
-        "type": "ruleset.updated",
-        "schema_version": 1,
-        "occurred_at": "2026-03-01T00:00:00Z",
-        "platform": "telegram",
-        "group_id": "-100777",
-        "user_id": "admin-1",
-        "payload": {"version": version, "rules": whole_rules(keywords)},
-    }
-
-
-def whole_rules(keywords: list[str]) -> dict[str, Any]:
-    """What `modstream rules apply` sends: the default merged with the group's override."""
-    override = {
-        "language": "en",
-        "timezone": "UTC",
-        "detectors": {"banned-words": {"kind": "keywords", "keywords": keywords}},
-    }
-    return effective_rules(default_ruleset(), override).model_dump(mode="json")
+    return raw_event(
+        f"e2e-rules-v{version}",
+        "ruleset.updated",
+        GROUP,
+        "admin-1",
+        "2026-03-01T00:00:00Z",
+        {"version": version, "rules": whole_rules(keywords)},
+        schema_version=1,
+    )
 
 
 def msg(n: int, user: str, text: str, at: str) -> dict[str, Any]:

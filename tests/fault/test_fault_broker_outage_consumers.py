@@ -17,9 +17,9 @@ import pytest
 
 from shared.settings import Settings
 from tests.support.fault_kit import (
-    Consumers,
     clean_run,
     compare,
+    folded_rules,
     outcome,
     produce,
     progress,
@@ -62,10 +62,7 @@ async def test_broker_outage_consumers_reconnect_and_lose_nothing(
     rules, events = stream(SEED, EVENTS)
     want = await clean_run(servers.settings(), tmp_path / "clean", rules, events)
 
-    await produce(settings, rules)
-    run = Consumers.start(tmp_path / "outage", settings)
-    try:
-        await wait_drained(settings)
+    async with folded_rules(tmp_path / "outage", settings, rules) as run:
         pids = {name: run.pid(name) for name in ("moderation-1", "reporting")}
         before = await progress(settings, "moderation-1")
         await produce(settings, events)
@@ -79,8 +76,6 @@ async def test_broker_outage_consumers_reconnect_and_lose_nothing(
         drained = await wait_drained(settings, timeout=240)
         alive = {name: run.alive(name) and run.pid(name) == pid for name, pid in pids.items()}
         warnings = {name: run.warnings(name) for name in pids}
-    finally:
-        run.stop()
     got = await outcome(settings)
 
     print(

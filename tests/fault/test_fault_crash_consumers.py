@@ -19,10 +19,10 @@ from random import Random
 import pytest
 
 from tests.support.fault_kit import (
-    Consumers,
     clean_run,
     compare,
     dump,
+    folded_rules,
     outcome,
     produce,
     progress,
@@ -54,14 +54,11 @@ async def test_sigkilled_consumers_lose_and_double_count_nothing(
     want = await clean_run(servers.settings(), tmp_path / "clean", rules, events)
 
     crash = servers.settings()
-    await produce(crash, rules)
-    crashed = Consumers.start(tmp_path / "crash", crash)
     kills: Counter[str] = Counter()
     early = 0
     started = time.monotonic()
     chunk = -(-len(events) // CYCLES)
-    try:
-        await wait_drained(crash)
+    async with folded_rules(tmp_path / "crash", crash, rules) as crashed:
         for i in range(CYCLES):
             before = {v: await progress(crash, v) for v in VICTIMS}
             await produce(crash, events[i * chunk : (i + 1) * chunk])
@@ -78,8 +75,6 @@ async def test_sigkilled_consumers_lose_and_double_count_nothing(
                     early += 1
                     crashed.restart(victim)
         drained = await wait_drained(crash)
-    finally:
-        crashed.stop()
     elapsed = time.monotonic() - started
     got = await outcome(crash)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_kit import (
-    Consumers,
     KeyedRecord,
     clean_run,
     compare,
+    folded_rules,
     outcome,
     produce,
     read_topic,
@@ -87,14 +87,9 @@ async def test_poison_records_are_dead_lettered_and_the_rest_processed(
     want = await clean_run(servers.settings(), tmp_path / "clean", rules, events)
 
     settings = servers.settings()
-    await produce(settings, rules)
-    run = Consumers.start(tmp_path / "poison", settings)
-    try:
-        await wait_drained(settings)
+    async with folded_rules(tmp_path / "poison", settings, rules):
         await produce(settings, mixed)
         drained = await wait_drained(settings)
-    finally:
-        run.stop()
     got = await outcome(settings)
     dead = await read_topic(settings, settings.deadletter_topic)
 

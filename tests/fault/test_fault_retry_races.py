@@ -29,14 +29,15 @@ import yaml
 
 from shared.settings import Settings
 from tests.support.fault_kit import (
-    Consumers,
     KeyedRecord,
     clean_run,
     compare,
     outcome,
+    platform_client,
     produce,
     projections,
     read_topic,
+    running,
     stream,
     wait_drained,
 )
@@ -115,12 +116,9 @@ async def test_racing_and_killed_retries_are_counted_once(servers: Servers, tmp_
     killed = [rest[i * KILL_BATCH : (i + 1) * KILL_BATCH] for i in range(KILLS)]
     rng = random.Random(SEED)
 
-    consumers = Consumers.start(tmp_path / "run", settings, with_ingest=True)
-    stack = consumers.stack
-    try:
-        wait_url_ready(stack.ingest_url, 90)
-        auth = {"Authorization": f"Bearer {stack.tokens.platform}"}
-        async with httpx.AsyncClient(base_url=stack.ingest_url, headers=auth, timeout=30) as c:
+    async with running(tmp_path / "run", settings, with_ingest=True) as consumers:
+        stack = consumers.stack
+        async with platform_client(stack) as c:
             for batch in raced:
                 answers = await asyncio.gather(
                     *(c.post("/v1/events", json=batch) for _ in range(4))
@@ -133,9 +131,12 @@ async def test_racing_and_killed_retries_are_counted_once(servers: Servers, tmp_
                 assert set(accepted.values()) == {1}, "an event was accepted more or less than once"
 
             kills_mid_post = 0
+            # How long a post of this size takes here, learnt from each retry: the kill
+            # must land while the request is in flight, however fast ingest answers.
+            window = 0.25
             for batch in killed:
                 post = asyncio.create_task(c.post("/v1/events", json=batch))
-                await asyncio.sleep(rng.uniform(0.0, 0.25))
+                await asyncio.sleep(rng.uniform(0.0, window))
                 consumers.kill("ingest")
                 try:
                     first = await post
@@ -145,14 +146,14 @@ async def test_racing_and_killed_retries_are_counted_once(servers: Servers, tmp_
                 kills_mid_post += not answered
                 consumers.restart("ingest")
                 wait_url_ready(stack.ingest_url, 90)
-                retried = await post_until_answered(c, batch, time.monotonic() + 120)
+                sent = time.monotonic()
+                retried = await post_until_answered(c, batch, sent + 120)
+                window = 0.8 * (time.monotonic() - sent)
                 assert retried.status_code == 202, retried.text
                 assert {r["status"] for r in retried.json()["results"]} <= {"accepted", "duplicate"}
             assert kills_mid_post >= KILLS // 2, f"only {kills_mid_post} kills hit a request"
         await wait_drained(settings)
         got = await outcome(settings)
-    finally:
-        consumers.stop()
 
     sent = {(e["platform"], e["group_id"], e["event_id"]) for e in traffic}
     landed: Counter[tuple[str, str, str]] = Counter()
@@ -221,12 +222,11 @@ async def test_a_group_cannot_borrow_or_probe_another_groups_ids(
     servers: Servers, tmp_path: Path
 ) -> None:
     settings = servers.settings()
-    consumers = Consumers.start(tmp_path / "run", settings)
-    stack = consumers.stack
-    stack.tokens_file.write_text(yaml.safe_dump(TOKENS))
-    stack.extra_env["MODSTREAM_TELEGRAM_SECRET_TOKEN"] = SECRET
-    consumers.restart("ingest")
-    try:
+    async with running(tmp_path / "run", settings) as consumers:
+        stack = consumers.stack
+        stack.tokens_file.write_text(yaml.safe_dump(TOKENS))
+        stack.extra_env["MODSTREAM_TELEGRAM_SECRET_TOKEN"] = SECRET
+        consumers.restart("ingest")
         wait_url_ready(stack.ingest_url, 90)
         a = {"Authorization": "Bearer tok-group-a"}
         b = {"Authorization": "Bearer tok-group-b"}
@@ -258,8 +258,6 @@ async def test_a_group_cannot_borrow_or_probe_another_groups_ids(
             }
         await wait_drained(settings)
         snapshot = await projections(settings)
-    finally:
-        consumers.stop()
     by_group: Counter[str] = Counter()
     for name, docs in snapshot.items():
         if name.startswith("p_activity"):
@@ -288,12 +286,8 @@ async def test_a_year_9999_event_is_refused_and_cannot_stall_a_partition(
         "user_id": "admin",
         "payload": {"version": 1, "rules": {"timezone": "Pacific/Kiritimati", "language": "en"}},
     }
-    consumers = Consumers.start(tmp_path / "run", settings, with_ingest=True)
-    stack = consumers.stack
-    try:
-        wait_url_ready(stack.ingest_url, 90)
-        auth = {"Authorization": f"Bearer {stack.tokens.platform}"}
-        async with httpx.AsyncClient(base_url=stack.ingest_url, headers=auth, timeout=30) as c:
+    async with running(tmp_path / "run", settings, with_ingest=True) as consumers:
+        async with platform_client(consumers.stack) as c:
             refused = await c.post("/v1/events", json=year_9999("y9999", group))
         assert refused.status_code == 422, refused.text
         assert "occurred_at" in refused.text
@@ -307,15 +301,7 @@ async def test_a_year_9999_event_is_refused_and_cannot_stall_a_partition(
         folded_in = time.monotonic() - started
         snapshot = await projections(settings)
         letters = await read_topic(settings, settings.deadletter_topic)
-    finally:
-        consumers.stop()
-    counted = sum(
-        int(doc.get("messages", 0))
-        for name, docs in snapshot.items()
-        if name.startswith("p_activity")
-        for doc in docs
-    )
-    assert counted == 1, "the event after the poison was not folded"
+    assert messages_counted(snapshot) == 1, "the event after the poison was not folded"
     assert folded_in < 60
     sources = {}
     for letter in letters:
@@ -332,31 +318,27 @@ async def test_with_the_store_down_ingest_replicas_rest_on_the_consumers_dedup(
     """Two ingest replicas that cannot reach their store claim from memory only: both
     accept the same batch, so the topic holds it twice; the consumers count it once."""
     settings = servers.settings()
-    consumers = Consumers.start(tmp_path / "run", settings)
-    stack = consumers.stack
-    from tools.embedded import free_port
-
-    stack.extra_env["MODSTREAM_MONGO_URL"] = f"mongodb://127.0.0.1:{free_port()}"
-    urls = []
-    for name in ("ingest-1", "ingest-2"):
-        stack.ingest_port = free_port()
-        stack.start_service("ingest", name)
-        urls.append(stack.ingest_url)
-    del stack.extra_env["MODSTREAM_MONGO_URL"]
     batch = platform_events(80)[:60]
     messages = sum(e["type"] == "message.posted" for e in batch)
-    try:
-        auth = {"Authorization": f"Bearer {stack.tokens.platform}"}
+    async with running(tmp_path / "run", settings) as consumers:
+        stack = consumers.stack
+        from tools.embedded import free_port
+
+        stack.extra_env["MODSTREAM_MONGO_URL"] = f"mongodb://127.0.0.1:{free_port()}"
+        urls = []
+        for name in ("ingest-1", "ingest-2"):
+            stack.ingest_port = free_port()
+            stack.start_service("ingest", name)
+            urls.append(stack.ingest_url)
+        del stack.extra_env["MODSTREAM_MONGO_URL"]
         for url in urls:
             wait_url_ready(url, 90)
-            async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as c:
+            async with platform_client(stack, url) as c:
                 answer = await c.post("/v1/events", json=batch)
                 assert answer.status_code == 202, answer.text
                 assert {r["status"] for r in answer.json()["results"]} == {"accepted"}
         await wait_drained(settings)
         snapshot = await projections(settings)
-    finally:
-        consumers.stop()
     landed: Counter[str] = Counter(
         json.loads(r.value or b"{}")["event_id"]
         for r in await read_topic(settings, settings.events_topic)

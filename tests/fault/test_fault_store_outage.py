@@ -14,19 +14,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.fault_kit import (
-    Consumers,
     clean_replay,
     compare,
+    folded_rules,
     outcome,
+    platform_client,
     produce,
     read_topic,
     stream,
     wait_drained,
-    wait_ready,
 )
 from tests.support.stack import Servers
 from tools.embedded import EmbeddedStack, free_port, stop
@@ -76,12 +75,8 @@ async def test_store_outage_backs_off_and_loses_nothing(
 ) -> None:
     rules, events = stream(SEED, EVENTS)
     settings = servers.settings(mongo_url=store.mongo_url)
-    await produce(settings, rules)
-    run = Consumers.start(tmp_path / "outage", settings, with_ingest=True)
     statuses: Counter[int] = Counter()
-    try:
-        wait_ready(run.stack.ingest_url)
-        await wait_drained(settings)
+    async with folded_rules(tmp_path / "outage", settings, rules, with_ingest=True) as run:
         pids = {name: run.pid(name) for name in ("ingest", "moderation-1", "reporting")}
         await produce(settings, events[: len(events) // 2])
         await asyncio.sleep(2.0)  # the consumers are mid-stream
@@ -89,10 +84,7 @@ async def test_store_outage_backs_off_and_loses_nothing(
         stop(store.procs.pop("mongo"))
         down_at = time.monotonic()
         await produce(settings, events[len(events) // 2 :])
-        auth = {"Authorization": f"Bearer {run.stack.tokens.platform}"}
-        async with httpx.AsyncClient(
-            base_url=run.stack.ingest_url, headers=auth, timeout=60
-        ) as client:
+        async with platform_client(run.stack, timeout=60) as client:
             for i in range(POSTS):
                 answer = await client.post("/v1/events", json=posted(i))
                 statuses[answer.status_code] += 1
@@ -110,8 +102,6 @@ async def test_store_outage_backs_off_and_loses_nothing(
             after = await client.post("/v1/events", json=posted(POSTS - 1))
         alive = {name: run.alive(name) and run.pid(name) == pid for name, pid in pids.items()}
         warnings = {name: run.warnings(name) for name in pids}
-    finally:
-        run.stop()
 
     got = await outcome(settings)
     ids = Counter(

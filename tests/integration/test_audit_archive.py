@@ -32,6 +32,8 @@ from shared.events import Decision, Event
 from shared.mongo import database, make_mongo
 from shared.rules import default_ruleset
 from shared.settings import Settings
+from tests.support.events import raw_event
+from tools.archive_bench import write_in_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +42,7 @@ G2 = "onebot:31337"
 
 
 def event(eid: str, group: str, etype: str, user: str, at: str, **payload: Any) -> Event:
-    platform, _, group_id = group.partition(":")
-    return event_from_dict(
-        {
-            "event_id": eid,
-            "type": etype,
-            "schema_version": 2 if etype == "message.posted" else 1,
-            "occurred_at": at,
-            "platform": platform,
-            "group_id": group_id,
-            "user_id": user,
-            "payload": payload,
-        }
-    )
+    return event_from_dict(raw_event(eid, etype, group, user, at, payload))
 
 
 def msg(eid: str, group: str, user: str, at: str, text: str) -> Event:
@@ -154,13 +144,7 @@ async def write_batch(
                 offset,
                 decision_body(item),
             )
-    try:
-        async with client.start_session() as session, await session.start_transaction():
-            await writer.write(db, session)
-    except BaseException:
-        writer.discard()
-        raise
-    writer.commit()
+    await write_in_transaction(client, db, writer)
 
 
 @pytest.fixture()

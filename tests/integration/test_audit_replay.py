@@ -20,6 +20,7 @@ from shared.codec import decode_event, encode_decision
 from shared.events import Decision
 from shared.settings import Settings
 from shared.topics import ensure_topics
+from tests.support.events import raw_event
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +31,7 @@ TO = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def event(eid: str, group: str, etype: str, user: str, at: str, **payload: Any) -> dict[str, Any]:
-    platform, _, group_id = group.partition(":")
-    return {
-        "event_id": eid,
-        "type": etype,
-        "schema_version": 2 if etype == "message.posted" else 1,
-        "occurred_at": at,
-        "platform": platform,
-        "group_id": group_id,
-        "user_id": user,
-        "payload": payload,
-    }
+    return raw_event(eid, etype, group, user, at, payload)
 
 
 def msg(eid: str, group: str, user: str, at: str, text: str) -> dict[str, Any]:

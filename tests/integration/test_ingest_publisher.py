@@ -23,9 +23,7 @@ pytestmark = pytest.mark.integration
 
 async def test_batches_keep_each_group_in_its_partition_in_order(settings: Settings) -> None:
     await ensure_topics(settings)
-    events = [
-        event_from_dict(raw) for raw in simulate(4, 3000, datetime(2026, 6, 1, tzinfo=UTC))
-    ]
+    events = [event_from_dict(raw) for raw in simulate(4, 3000, datetime(2026, 6, 1, tzinfo=UTC))]
     big = event_from_dict(
         {
             "event_id": "big-1",

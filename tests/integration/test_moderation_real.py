@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,13 +28,32 @@ from tools.simulator import simulate
 pytestmark = pytest.mark.integration
 
 
-def moderation_stack(servers: Servers, settings: Settings, workdir: Path) -> DevStack:
-    return DevStack(
+async def fed(
+    servers: Servers, records: list[tuple[bytes, bytes]], **overrides: object
+) -> Settings:
+    """Settings of one test whose events topic already holds `records`."""
+    settings = servers.settings(**overrides)
+    await ensure_topics(settings)
+    await produce_raw(settings, settings.events_topic, records)
+    return settings
+
+
+@contextmanager
+def moderating(
+    servers: Servers, settings: Settings, workdir: Path, name: str | None = None
+) -> Iterator[DevStack]:
+    """A moderation process (`name`) on `settings` for the block, stopped after it."""
+    stack = DevStack(
         workdir,
         kafka_bootstrap=servers.kafka_bootstrap,
         mongo_url=servers.mongo_url,
         extra_env=servers.env(settings),
     )
+    stack.start_service("moderation", name)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 async def read_decisions(settings: Settings, since: dict[int, int] | None = None) -> list[dict]:
@@ -44,18 +65,10 @@ async def read_decisions(settings: Settings, since: dict[int, int] | None = None
 async def test_scripted_history_gives_exactly_the_expected_decisions(
     servers: Servers, tmp_path: Path
 ) -> None:
-    settings = servers.settings()
-    await ensure_topics(settings)
     history = scripted_history()
-    await produce_raw(
-        settings, settings.events_topic, [(e.group_key.encode(), encode_event(e)) for e in history]
-    )
-    stack = moderation_stack(servers, settings, tmp_path)
-    stack.start_service("moderation")
-    try:
+    settings = await fed(servers, [(e.group_key.encode(), encode_event(e)) for e in history])
+    with moderating(servers, settings, tmp_path):
         await wait_caught_up_moderation(settings, len(history))
-    finally:
-        stack.stop()
     decisions = await read_decisions(settings)
     got = [(d["action"], d["rule_id"], d["target_user_id"]) for d in decisions]
     assert got == expected_decisions()
@@ -89,25 +102,15 @@ async def test_decisions_are_the_same_however_the_stream_is_split(
     results: dict[str, set[tuple[str, str, str]]] = {}
 
     # One instance.
-    one = servers.settings(snapshot_every_events=500)
-    await ensure_topics(one)
-    await produce_raw(one, one.events_topic, records)
-    stack = moderation_stack(servers, one, tmp_path / "one")
-    stack.start_service("moderation", "m1")
-    try:
+    one = await fed(servers, records, snapshot_every_events=500)
+    with moderating(servers, one, tmp_path / "one", "m1"):
         await wait_caught_up_moderation(one, len(records))
-    finally:
-        stack.stop()
     results["one"] = decision_set(await read_decisions(one))
 
     # Two instances, the second joining midway: a rebalance hands partitions over through
     # snapshots, and the newcomer catches up before emitting anything new.
-    two = servers.settings(snapshot_every_events=500)
-    await ensure_topics(two)
-    await produce_raw(two, two.events_topic, records)
-    stack = moderation_stack(servers, two, tmp_path / "two")
-    stack.start_service("moderation", "m1")
-    try:
+    two = await fed(servers, records, snapshot_every_events=500)
+    with moderating(servers, two, tmp_path / "two", "m1") as stack:
         deadline = time.monotonic() + 120
         while (await positions(two)).moderation_done < len(records) // 3:
             assert time.monotonic() < deadline
@@ -115,8 +118,6 @@ async def test_decisions_are_the_same_however_the_stream_is_split(
         stack.start_service("moderation", "m2")
         await wait_caught_up_moderation(two, len(records))
         assert all(p.poll() is None for p in stack.procs.values())
-    finally:
-        stack.stop()
     results["two"] = decision_set(await read_decisions(two))
 
     # A fresh instance from offset 0 over the first run's topic, with no snapshots and a
@@ -132,13 +133,9 @@ async def test_decisions_are_the_same_however_the_stream_is_split(
         )
     )
     before = await end_offsets(one, one.decisions_topic)
-    stack = moderation_stack(servers, fresh, tmp_path / "fresh")
-    stack.start_service("moderation", "m1")
-    try:
+    with moderating(servers, fresh, tmp_path / "fresh", "m1"):
         await wait_caught_up_moderation(fresh, len(records))
         await asyncio.sleep(1)
-    finally:
-        stack.stop()
     replayed = await read_decisions(one, since=before)
     results["fresh"] = decision_set(replayed)
 

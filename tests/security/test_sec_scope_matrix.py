@@ -19,6 +19,7 @@ from tests.support.security import (
     SecStack,
     Token,
     event,
+    fixture,
     message,
     ruleset,
     sanction,
@@ -236,30 +237,18 @@ def test_ruleset_version_read_is_scoped(sec: SecStack) -> None:
 
 def test_discord_relay_is_scoped(sec: SecStack) -> None:
     """The Discord relay authenticates with a token; its scope must hold there too."""
-    from pathlib import Path
+    body = fixture("discord_message_create_1")
 
-    fixture = Path(__file__).parents[1] / "fixtures" / "platforms" / "discord_message_create_1.json"
-    body = json.loads(fixture.read_text(encoding="utf-8"))
+    def relay(token: Token) -> httpx.Response:
+        return httpx.post(
+            f"{sec.ingest}/v1/webhooks/discord", json=body, headers=token.headers, timeout=30
+        )
+
     before = sec.published()
-    resp = httpx.post(
-        f"{sec.ingest}/v1/webhooks/discord",
-        json=body,
-        headers=sec.tokens.platform.headers,
-        timeout=30,
-    )
+    resp = relay(sec.tokens.platform)
     assert resp.status_code == 403, resp.text
     assert sec.published() == before
-    resp = httpx.post(
-        f"{sec.ingest}/v1/webhooks/discord",
-        json=body,
-        headers=sec.tokens.operator.headers,
-        timeout=30,
-    )
+    resp = relay(sec.tokens.operator)
     assert resp.status_code == 403
-    resp = httpx.post(
-        f"{sec.ingest}/v1/webhooks/discord",
-        json=body,
-        headers=sec.tokens.platform_all.headers,
-        timeout=30,
-    )
+    resp = relay(sec.tokens.platform_all)
     assert resp.status_code == 202, resp.text

@@ -12,12 +12,14 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.ingest.rules_client import ruleset_event
@@ -26,6 +28,7 @@ from shared.kafka import read_to_end
 from shared.mongo import database, make_mongo
 from shared.settings import Settings
 from shared.topics import ensure_topics
+from tests.support.stack import isolation_env
 from tools.catchup import Positions, positions
 from tools.demo import demo_rule_sets
 from tools.devstack import DevStack, wait_url_ready
@@ -294,14 +297,9 @@ async def clean_run(
     settings: Settings, workdir: Path, rules: list[KeyedRecord], events: list[KeyedRecord]
 ) -> Outcome:
     """The reference: the same records through fresh consumers, no faults."""
-    await produce(settings, rules)
-    consumers = Consumers.start(workdir, settings)
-    try:
-        await wait_drained(settings)
+    async with folded_rules(workdir, settings, rules):
         await produce(settings, events)
         await wait_drained(settings)
-    finally:
-        consumers.stop()
     return await outcome(settings)
 
 
@@ -347,13 +345,7 @@ wait_ready = wait_url_ready  # the one readiness poll (tools/devstack.py)
 
 
 def service_env(settings: Settings, log_level: str = "INFO") -> dict[str, str]:
-    return {
-        "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-        "MODSTREAM_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
-        "MODSTREAM_MONGO_DB": settings.mongo_db,
-        "MODSTREAM_PARTITIONS": str(settings.partitions),
-        "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
-        "MODSTREAM_SNAPSHOT_EVERY_SECONDS": str(settings.snapshot_every_seconds),
+    return isolation_env(settings) | {
         "MODSTREAM_SNAPSHOT_EVERY_EVENTS": str(settings.snapshot_every_events),
         "MODSTREAM_LOG_LEVEL": log_level,
     }
@@ -421,3 +413,38 @@ class Consumers:
 
     def stop(self) -> None:
         self.stack.stop()
+
+
+@asynccontextmanager
+async def running(
+    workdir: Path, settings: Settings, with_ingest: bool = False
+) -> AsyncIterator[Consumers]:
+    """The consumers (and ingest, ready to answer, if asked) for the block; stopped after
+    it, however it ends."""
+    run = Consumers.start(workdir, settings, with_ingest=with_ingest)
+    try:
+        if with_ingest:
+            wait_ready(run.stack.ingest_url)
+        yield run
+    finally:
+        run.stop()
+
+
+@asynccontextmanager
+async def folded_rules(
+    workdir: Path, settings: Settings, rules: list[KeyedRecord], with_ingest: bool = False
+) -> AsyncIterator[Consumers]:
+    """`running`, with the rule sets written first and folded before the block starts
+    (see `stream`)."""
+    await produce(settings, rules)
+    async with running(workdir, settings, with_ingest) as run:
+        await wait_drained(settings)
+        yield run
+
+
+def platform_client(
+    stack: DevStack, url: str | None = None, timeout: float = 30
+) -> httpx.AsyncClient:
+    """A client of ingest (`url`, or the stack's own) holding the stack's platform token."""
+    auth = {"Authorization": f"Bearer {stack.tokens.platform}"}
+    return httpx.AsyncClient(base_url=url or stack.ingest_url, headers=auth, timeout=timeout)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from shared.settings import Settings
+from tests.support.events import raw_event, whole_rules
 from tools.catchup import end_offsets
 from tools.devstack import DevStack, wait_url_ready
 from tools.embedded import free_port
@@ -172,17 +173,7 @@ def event(
     at: str = "2026-03-02T10:00:00Z",
     **payload: Any,
 ) -> dict[str, Any]:
-    platform, group_id = group_key.split(":", 1)
-    return {
-        "event_id": event_id,
-        "type": etype,
-        "schema_version": 2 if etype == "message.posted" else 1,
-        "occurred_at": at,
-        "platform": platform,
-        "group_id": group_id,
-        "user_id": user,
-        "payload": payload,
-    }
+    return raw_event(event_id, etype, group_key, user, at, payload)
 
 
 def message(event_id: str, group_key: str, user: str, text: str, at: str = "2026-03-02T10:00:00Z"):  # type: ignore[no-untyped-def]
@@ -205,17 +196,6 @@ def sanction(
         by_role=by_role,
         **({"duration_s": 600} if action == "mute" else {}),
     )
-
-
-def whole_rules(keywords: list[str]) -> dict[str, Any]:
-    from shared.rules import default_ruleset, effective_rules
-
-    override = {
-        "language": "en",
-        "timezone": "UTC",
-        "detectors": {"banned-words": {"kind": "keywords", "keywords": keywords}},
-    }
-    return effective_rules(default_ruleset(), override).model_dump(mode="json")
 
 
 def ruleset(event_id: str, group_key: str, version: int, keywords: list[str]) -> dict[str, Any]:

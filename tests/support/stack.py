@@ -35,14 +35,20 @@ class Servers:
         return Settings(**values)  # type: ignore[arg-type]
 
     def env(self, settings: Settings) -> dict[str, str]:
-        return {
-            "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-            "MODSTREAM_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
-            "MODSTREAM_MONGO_DB": settings.mongo_db,
-            "MODSTREAM_PARTITIONS": str(settings.partitions),
-            "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
-            "MODSTREAM_SNAPSHOT_EVERY_SECONDS": str(settings.snapshot_every_seconds),
-        }
+        return isolation_env(settings)
+
+
+def isolation_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a service process `settings`' isolation (its topics,
+    consumer groups and database) and the test stack's broker and snapshot tuning."""
+    return {
+        "MODSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "MODSTREAM_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
+        "MODSTREAM_MONGO_DB": settings.mongo_db,
+        "MODSTREAM_PARTITIONS": str(settings.partitions),
+        "MODSTREAM_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
+        "MODSTREAM_SNAPSHOT_EVERY_SECONDS": str(settings.snapshot_every_seconds),
+    }
 
 
 def start_dev_stack(servers: Servers, workdir: Path, moderation: int = 1, **overrides: object):  # type: ignore[no-untyped-def]

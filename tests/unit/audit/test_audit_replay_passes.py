@@ -12,24 +12,15 @@ from services.moderation.replay_diff import compare
 from shared.codec import event_from_dict
 from shared.events import Event
 from shared.rules import default_ruleset
+from tests.support.events import raw_event
 
 G = "telegram:-1009"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def ev(n: int, etype: str, user: str, minutes: int, **payload: Any) -> Event:
-    return event_from_dict(
-        {
-            "event_id": f"ev-{n}",
-            "type": etype,
-            "schema_version": 2 if etype == "message.posted" else 1,
-            "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
-            "platform": "telegram",
-            "group_id": "-1009",
-            "user_id": user,
-            "payload": payload,
-        }
-    )
+    at = (T0 + timedelta(minutes=minutes)).isoformat()
+    return event_from_dict(raw_event(f"ev-{n}", etype, G, user, at, payload))
 
 
 def msg(n: int, user: str, minutes: int, text: str) -> Event:

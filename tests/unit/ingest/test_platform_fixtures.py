@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ import pytest
 from services.ingest.platforms import MAPPERS, Mapping, Unmappable
 from shared.codec import CURRENT_VERSIONS, decode_event, encode_event
 from shared.events import check_safe_keys
+from tests.support.platforms import FIXTURES, load
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "platforms"
 RECEIVED = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 # What each fixture must become: a list of event types, ("ignored", words in the
@@ -73,10 +72,6 @@ EXPECTED: dict[str, Any] = {
 def platform_of(name: str) -> str:
     parts = name.split("_")
     return parts[1] if parts[0] == "synthetic" else parts[0]
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def map_fixture(name: str, received_at: datetime = RECEIVED) -> Mapping:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +10,7 @@ import pytest
 from services.ingest.platforms.base import Unmappable
 from services.ingest.platforms.onebot import map_payload, parse_cq_string
 from shared.events import Attachment
-
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "platforms"
-RECEIVED = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+from tests.support.platforms import RECEIVED, load, unmappable_why
 
 
 def only_event(payload: dict[str, Any]) -> Any:
@@ -169,9 +161,7 @@ def test_non_community_events_are_ignored_with_a_reason(
 )
 def test_broken_messages_say_which_field_is_wrong(change: dict[str, Any], words: str) -> None:
     payload = {**load("onebot_group_message_1.json"), **change}
-    with pytest.raises(Unmappable) as err:
-        map_payload(payload, RECEIVED)
-    assert words in err.value.reason
+    assert words in unmappable_why(map_payload, payload)
 
 
 def test_a_payload_without_post_type_is_unmappable() -> None:

@@ -7,8 +7,6 @@ import copy
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,8 @@ from pydantic import SecretStr
 from services.ingest.platforms import MAPPERS, Mapping, Unmappable
 from services.ingest.webhooks import handle_webhook
 from shared.settings import Settings
+from tests.support.platforms import FIXTURES, RECEIVED
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "platforms"
-RECEIVED = datetime(2026, 2, 1, tzinfo=UTC)
 SECRET = "property-secret"
 
 # Field names the adapters look at, so random objects reach the deep branches.

@@ -6,15 +6,14 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from services.ingest.webhooks import handle_webhook
 from shared.settings import Settings
+from tests.support.platforms import FIXTURES
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "platforms"
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 ONEBOT_SECRET = "onebot-secret-value"
 TELEGRAM_TOKEN = "telegram-token-value"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.modhelp import Run, complaint, msg, only, resolved
 
 RULES = only(
@@ -32,24 +34,22 @@ def test_threshold_of_distinct_reporters_warns_and_escalates_with_the_case() -> 
     assert run.feed(complaint("d", "t", 30, "c4")) == []
 
 
-def test_repeat_reporters_and_self_complaints_do_not_count() -> None:
+@pytest.mark.parametrize(
+    "wave",
+    [
+        pytest.param(
+            [("a", "t", 0, "c1"), ("a", "t", 1, "c2"), ("t", "t", 2, "c3"), ("b", "t", 3, "c4")],
+            id="repeat-reporters-and-self-complaints",
+        ),
+        pytest.param(
+            [("a", "t", 0, "c1"), ("b", "t", 1800, "c2"), ("c", "t", 3700, "c3")],
+            id="reporters-outside-the-window",
+        ),
+    ],
+)
+def test_complaints_that_do_not_count(wave: list[tuple[str, str, int, str]]) -> None:
     run = Run(RULES)
-    out = run.feed(
-        complaint("a", "t", 0, "c1"),
-        complaint("a", "t", 1, "c2"),
-        complaint("t", "t", 2, "c3"),
-        complaint("b", "t", 3, "c4"),
-    )
-    assert out == []
-
-
-def test_reporters_outside_the_window_do_not_count() -> None:
-    run = Run(RULES)
-    out = run.feed(
-        complaint("a", "t", 0, "c1"),
-        complaint("b", "t", 1800, "c2"),
-        complaint("c", "t", 3700, "c3"),
-    )
+    out = run.feed(*(complaint(*c) for c in wave))
     assert out == []
 
 

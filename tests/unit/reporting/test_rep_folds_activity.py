@@ -3,18 +3,15 @@ document per group and month (days and users as sub-documents)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.reporting import figures
 from services.reporting.folds import activity, fold_decision, fold_event, users
 from services.reporting.folds.base import Batch, GroupContext, field_key
-from shared.events import EVENT_TYPES, Decision, Event
+from shared.events import EVENT_TYPES, Event
 from shared.settings import Settings
+from tests.support.folds import GROUP, SHANGHAI, decision
 
-GROUP = "telegram:-1001"
-SHANGHAI = GroupContext(GROUP, ZoneInfo("Asia/Shanghai"), "zh-CN")
 SETTINGS = Settings(spot_checks_per_day=2)
 
 
@@ -32,20 +29,6 @@ def event(kind: str, at: str, user: str = "42", n: int = 0, **payload: Any) -> E
             "user_id": user,
             "payload": {**defaults.get(kind, {}), **payload},
         }
-    )
-
-
-def decision(at: str, action: str = "warn", target: str = "42", n: int = 0) -> Decision:
-    return Decision(
-        decision_id=f"d{n}",
-        group_key=GROUP,
-        target_user_id=target,
-        action=action,  # type: ignore[arg-type]
-        rule_id="ads.link",
-        ruleset_version=1,
-        reason="advertising",
-        cause_event_ids=[f"ev{n}"],
-        decided_at=datetime.fromisoformat(at),
     )
 
 

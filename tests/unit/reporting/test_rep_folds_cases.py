@@ -4,32 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pymongo import IndexModel
 
 from services.reporting.figures import merge_cases
 from services.reporting.folds import FOLDS, fold_decision, fold_event, index_specs
-from services.reporting.folds.base import Batch, GroupContext, field_key, unfield_key
+from services.reporting.folds.base import Batch, field_key, unfield_key
 from services.reporting.generations import PROJECTIONS
-from shared.events import EVENT_TYPES, Decision, Event
-
-GROUP = "telegram:-1001"
-CTX = GroupContext(GROUP, ZoneInfo("Asia/Shanghai"), "zh-CN")
-
-
-def decision(at: str, action: str = "warn", target: str = "42", n: int = 0) -> Decision:
-    return Decision(
-        decision_id=f"d{n}",
-        group_key=GROUP,
-        target_user_id=target,
-        action=action,  # type: ignore[arg-type]
-        rule_id="ads.link",
-        ruleset_version=1,
-        reason="advertising",
-        cause_event_ids=[f"ev{n}"],
-        decided_at=datetime.fromisoformat(at),
-    )
+from shared.events import EVENT_TYPES, Event
+from tests.support.folds import GROUP, SHANGHAI, decision
 
 
 def ev(
@@ -63,7 +46,7 @@ def run(events: list[Event], settings_n: int = 2, only: set[str] | None = None) 
 
     batch = Batch()
     for e in events:
-        fold_event(batch, e, CTX, Settings(spot_checks_per_day=settings_n), only=only)
+        fold_event(batch, e, SHANGHAI, Settings(spot_checks_per_day=settings_n), only=only)
     return batch
 
 
@@ -80,8 +63,8 @@ def test_every_projection_has_a_fold_and_valid_index_specs() -> None:
 
 def test_decisions_go_to_one_week_list_and_one_month_of_counters() -> None:
     batch = Batch()
-    fold_decision(batch, decision("2026-01-05T01:00:00+00:00", "ban", "9", 2), CTX)
-    fold_decision(batch, decision("2026-01-04T20:00:00+00:00", "mute", "9", 1), CTX)
+    fold_decision(batch, decision("2026-01-05T01:00:00+00:00", "ban", "9", 2), SHANGHAI)
+    fold_decision(batch, decision("2026-01-04T20:00:00+00:00", "mute", "9", 1), SHANGHAI)
     assert batch.inserts == {}
     assert sorted(k for k in batch.docs if k[0] == "violations") == [
         ("violations", f"{GROUP}|decisions|2026-W02"),
@@ -343,8 +326,8 @@ def test_no_update_names_a_path_and_its_prefix() -> None:
         ev("ruleset.updated", "2026-01-01T00:00:00Z", 6, version=1, rules={"language": "en"}),
     ]
     batch = run(events)
-    fold_decision(batch, decision("2026-01-05T02:00:00+00:00"), CTX)
-    fold_decision(batch, decision("2026-01-05T03:00:00+00:00", n=2), CTX)
+    fold_decision(batch, decision("2026-01-05T02:00:00+00:00"), SHANGHAI)
+    fold_decision(batch, decision("2026-01-05T03:00:00+00:00", n=2), SHANGHAI)
     assert len(batch.docs) >= 8
     for key, delta in batch.docs.items():
         paths = sorted(name for fields in delta.to_update().values() for name in fields)

@@ -46,6 +46,30 @@ def inputs(language: str = "en", **over: Any) -> ReportInputs:
     return ReportInputs(**values)
 
 
+def resolved_cases(
+    n: int, hours: float, outcome: str, category: str, now: datetime
+) -> list[dict[str, Any]]:
+    """`n` complaint cases against onebot:9 filed at T0 and resolved `hours` later, as
+    reporting reads them at `now` (24 h to resolve)."""
+    return [
+        figures.complaint_case(
+            {
+                "complaint_id": f"c{i}",
+                "filed_at": T0,
+                "target": "onebot:9",
+                "resolved": True,
+                "resolved_at": T0 + timedelta(hours=hours),
+                "outcome": outcome,
+                "category": category,
+            },
+            {},
+            24,
+            now,
+        )
+        for i in range(n)
+    ]
+
+
 def codes(report: dict) -> list[str]:
     return [r["code"] for r in report["recommendations"]]
 
@@ -88,23 +112,7 @@ def test_dominant_rule_recommends_pinning_the_group_rules_in_chinese() -> None:
 
 
 def test_slow_complaints_recommend_operator_coverage() -> None:
-    slow = [
-        figures.complaint_case(
-            {
-                "complaint_id": f"c{i}",
-                "filed_at": T0,
-                "target": "onebot:9",
-                "resolved": True,
-                "resolved_at": T0 + timedelta(hours=40),
-                "outcome": "upheld",
-                "category": "spam",
-            },
-            {},
-            24,
-            T0 + timedelta(days=3),
-        )
-        for i in range(3)
-    ]
+    slow = resolved_cases(3, 40, "upheld", "spam", T0 + timedelta(days=3))
     report = build_report(inputs(complaint_cases=slow))
     assert report["complaints"]["hours_to_resolution"]["median"] == 40.0
     assert codes(report)[0] == "operator_coverage"
@@ -112,23 +120,7 @@ def test_slow_complaints_recommend_operator_coverage() -> None:
 
 
 def test_complaint_rate_and_repeat_offenders_and_spot_checks() -> None:
-    cases = [
-        figures.complaint_case(
-            {
-                "complaint_id": f"c{i}",
-                "filed_at": T0,
-                "target": "onebot:9",
-                "resolved": True,
-                "resolved_at": T0 + timedelta(hours=1),
-                "outcome": "rejected",
-                "category": "x",
-            },
-            {},
-            24,
-            T0,
-        )
-        for i in range(6)
-    ]
+    cases = resolved_cases(6, 1, "rejected", "x", T0)
     offenders = [
         {"user_key": f"onebot:{i}", "by_month": {"2026-02": 2 + i, "2026-01": 9}} for i in range(3)
     ] + [{"user_key": "onebot:once", "by_month": {"2026-02": 1}}]
