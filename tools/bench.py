@@ -704,7 +704,8 @@ def run_bench(console: Console, quick: bool, out: Path, only: list[str] | None =
     run = BenchRun(quick=quick, workdir=workdir, console=console)
     external_kafka = os.environ.get("MODSTREAM_KAFKA_BOOTSTRAP")
     external_mongo = os.environ.get("MODSTREAM_MONGO_URL")
-    embedded = EmbeddedStack(workdir)
+    # Room for every stage's records: the store holds them all in memory.
+    embedded = EmbeddedStack(workdir, mongo_cache="6G")
     if external_kafka and external_mongo:
         run.kafka_bootstrap, run.mongo_url, run.embedded = external_kafka, external_mongo, False
     else:

@@ -87,6 +87,9 @@ class EmbeddedStack:
     kafka_port: int = 0
     mongo_port: int = 0
     mongo_storage: str = ":memory:"
+    # SecantusDB's WiredTiger cache; with memory storage everything the store holds must
+    # fit (a bench that writes millions of records refuses writes with WT_CACHE_FULL at 1G).
+    mongo_cache: str = "1G"
     # Clients are told to connect here instead (a TCP proxy a fault test can cut).
     kafka_advertised_port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -134,6 +137,8 @@ class EmbeddedStack:
                 self.mongo_storage,
                 "--log-level",
                 "WARNING",
+                "--cache-size",
+                self.mongo_cache,
             ],
             self.workdir / "secantus.log",
         )

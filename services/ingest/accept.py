@@ -7,7 +7,7 @@ given: a claim another request has not confirmed is published again here (see de
 
 from __future__ import annotations
 
-from services.ingest.dedup import DedupStore, Lookup, claim_key
+from services.ingest.dedup import DedupStore, claim_key
 from services.ingest.publisher import EventPublisher
 from shared.events import Event, now_utc
 from shared.metrics import INGEST_EVENTS
@@ -20,13 +20,11 @@ class Ingest:
         self.publisher = publisher
         self.dedup = dedup
 
-    async def accept(
-        self, events: list[Event], platform: str, lookup: Lookup | None = None
-    ) -> list[dict[str, str]]:
+    async def accept(self, events: list[Event], platform: str) -> list[dict[str, str]]:
         at = now_utc()
         keys = [claim_key(e.group_key, e.event_id) for e in events]
         unique = list(dict.fromkeys(keys))
-        claim = await self.dedup.claim(unique, at, lookup)
+        claim = await self.dedup.claim(unique, at)
         publish = claim.to_publish
         fresh: list[Event] = []
         results: list[dict[str, str]] = []
@@ -48,7 +46,7 @@ class Ingest:
             # are given back so the retry can claim and publish them.
             await self.dedup.release(claim)
             raise
-        await self.dedup.confirm(claim, publish, at)
+        self.dedup.confirm_behind(claim, publish, at)
         for r in results:
             INGEST_EVENTS.labels(platform, r["status"], "").inc()
         return results

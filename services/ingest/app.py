@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from services.ingest.accept import Ingest
-from services.ingest.dedup import DedupStore, Lookup, claim_keys_of
+from services.ingest.dedup import DedupStore
 from services.ingest.limits import RateLimiter
 from services.ingest.policy import (
     authorise_event,
@@ -197,14 +197,12 @@ def rate_limited(request: Request, principal: Principal = Depends(require_princi
     return principal
 
 
-async def accept(
-    request: Request, events: list[Event], platform: str, lookup: Lookup | None = None
-) -> list[dict[str, str]]:
+async def accept(request: Request, events: list[Event], platform: str) -> list[dict[str, str]]:
     """Claim, publish and confirm (accept.py), or 503 when the broker does not take them."""
     try:
         # Not cancelled half-way (it publishes); its store calls are bounded by the
         # client's timeoutMS and fall back to memory (dedup.py).
-        return await _ingest(request).accept(events, platform, lookup)
+        return await _ingest(request).accept(events, platform)
     except BrokerUnavailable as err:
         raise Unavailable(err) from err
 
@@ -227,23 +225,15 @@ async def post_events(
     published; a rule change must also raise its group's rule-set version."""
     body = await json_body(request)
     items = batch(parse_json(body), _settings(request).max_batch_events)
-    # The store reads which ids it holds while the items are validated (in a thread): a
-    # read only, claiming nothing, and used only once every item is valid and allowed.
-    lookup = asyncio.create_task(_ingest(request).dedup.look_up(claim_keys_of(items)))
-    try:
-        events, invalid = await asyncio.to_thread(
-            parse_events, items, principal, may_hold_surrogates(body)
-        )
-        if invalid:
-            return invalid_events(invalid)
-        for event in events:
-            if why := authorise_event(principal, event):
-                raise HTTPException(403, f"event {event.event_id}: {why}")
-        rulesets = _rulesets(request)
-        await rulesets.check(events)
-        results = await accept(request, events, "api", await lookup)
-    finally:
-        lookup.cancel()
+    events, invalid = parse_events(items, principal, may_hold_surrogates(body))
+    if invalid:
+        return invalid_events(invalid)
+    for event in events:
+        if why := authorise_event(principal, event):
+            raise HTTPException(403, f"event {event.event_id}: {why}")
+    rulesets = _rulesets(request)
+    await rulesets.check(events)
+    results = await accept(request, events, "api")
     await rulesets.record(events)
     log_posted(request.app.state.log, principal, events, results)
     return EventResults.model_validate({"results": results})
@@ -460,6 +450,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await dedup.drain()
         await publisher.stop()
         await broker.stop()
         await mongo.close()

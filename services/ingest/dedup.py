@@ -33,7 +33,6 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from shared.keys import group_key
 from shared.logging import get_logger
 
 COLLECTION = "ingest_claims"
@@ -51,27 +50,6 @@ def claim_key(group_key: str, event_id: str) -> str:
     """The key an event is remembered by: event ids hold no whitespace, so the first space
     separates them from the group key unambiguously."""
     return f"{event_id} {group_key}"
-
-
-def claim_keys_of(items: list[Any]) -> list[str]:
-    """The keys raw request items will be claimed by if they validate: known before the
-    validation ends, so the store can be asked meanwhile. Items that cannot be events are
-    left out (the claim looks those keys up itself, should they validate after all)."""
-    keys: list[str] = []
-    for item in items:
-        if isinstance(item, dict):
-            event_id, platform, group_id = (
-                item.get("event_id"),
-                item.get("platform"),
-                item.get("group_id"),
-            )
-            if (
-                isinstance(event_id, str)
-                and isinstance(platform, str)
-                and isinstance(group_id, str)
-            ):
-                keys.append(claim_key(group_key(platform, group_id), event_id))
-    return keys
 
 
 @dataclass(slots=True)
@@ -94,17 +72,6 @@ class Claim:
         return self.mine | self.unconfirmed
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """What the store held for some keys at one moment: read before the request's events
-    were validated, so the claim can go straight to its insert (a key claimed meanwhile
-    makes the insert fail, and the claim then looks again)."""
-
-    keys: frozenset[str]
-    confirmed: frozenset[str]
-    unconfirmed: frozenset[str]
-
-
 class DedupStore:
     def __init__(
         self, db: AsyncDatabase, cache_size: int = 200_000, deadline_s: float = 3.0
@@ -124,6 +91,9 @@ class DedupStore:
         # otherwise cost a request several operation timeouts in a row).
         self._deadline_s = deadline_s
         self._log = get_logger()
+        # Confirmations written behind the answers (confirm_behind), one write at a time.
+        self._to_confirm: list[dict[str, Any]] = []
+        self._confirming: asyncio.Task[None] | None = None
 
     @property
     def degraded(self) -> bool:
@@ -142,23 +112,8 @@ class DedupStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def look_up(self, keys: list[str]) -> Lookup | None:
-        """Read which of these keys the store holds (no write, nothing claimed); None when
-        the store is down or slow (the claim then looks for itself)."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._cache]
-        if not wanted or time.monotonic() < self._down_until:
-            return None
-        found = Claim()
-        try:
-            async with asyncio.timeout(self._deadline_s):
-                await self._classify(wanted, found)
-        except (PyMongoError, TimeoutError):
-            return None
-        return Lookup(frozenset(wanted), frozenset(found.confirmed), frozenset(found.unconfirmed))
-
-    async def claim(self, keys: list[str], at: datetime, lookup: Lookup | None = None) -> Claim:
-        """Claim the keys not on the topic yet. `keys` must hold no repeats; `lookup`, if
-        given, is a `look_up` of them made moments ago (it saves a round trip)."""
+    async def claim(self, keys: list[str], at: datetime) -> Claim:
+        """Claim the keys not on the topic yet. `keys` must hold no repeats."""
         result = Claim()
         unknown: list[str] = []
         for key in keys:
@@ -177,7 +132,7 @@ class DedupStore:
             if time.monotonic() >= self._down_until:
                 try:
                     async with asyncio.timeout(self._deadline_s):
-                        await self._claim_in_store(unknown, at, result, lookup)
+                        await self._claim_in_store(unknown, at, result)
                     return result
                 except (PyMongoError, TimeoutError) as err:
                     self._store_failed(err)
@@ -188,20 +143,15 @@ class DedupStore:
             # Only this request's own claims stay in flight (until confirm or release).
             self._inflight.difference_update(k for k in unknown if k not in result.mine)
 
-    async def _claim_in_store(
-        self, unknown: list[str], at: datetime, result: Claim, lookup: Lookup | None
-    ) -> None:
+    async def _claim_in_store(self, unknown: list[str], at: datetime, result: Claim) -> None:
+        """The insert is the lookup: a fresh batch (the common case) costs one store
+        operation; only when the unique index refuses it are the keys sorted into those on
+        the topic and those in flight, and the rest inserted again."""
         if not self._flush_lock.locked():  # another request is writing the backlog already
-            if self._pending:
-                lookup = None  # the backlog about to be written may hold these keys
             await self._flush()
         wanted = list(unknown)
         for attempt in range(CLAIM_ATTEMPTS):
-            if attempt == 0 and lookup is not None and lookup.keys.issuperset(wanted):
-                result.confirmed.update(lookup.confirmed.intersection(wanted))
-                result.unconfirmed.update(lookup.unconfirmed.intersection(wanted))
-                self._cache_add(lookup.confirmed.intersection(wanted))
-            else:
+            if attempt:
                 await self._classify(wanted, result)
             wanted = [k for k in wanted if k not in result.confirmed | result.unconfirmed]
             if not wanted:
@@ -210,7 +160,7 @@ class DedupStore:
             try:
                 await self._claims.insert_one({"_id": claim_id, "ids": wanted, "at": at})
             except DuplicateKeyError:
-                continue  # another request took some of them meanwhile: look again
+                continue  # some are claimed already: look which, and claim the rest
             result.mine.update(wanted)
             result.claim_id = claim_id
             return
@@ -252,6 +202,42 @@ class DedupStore:
             # The claim stays unconfirmed in the store: a later copy of these events is
             # published again and dropped by the consumers. Nothing is lost.
             self._store_failed(err)
+
+    def confirm_behind(self, claim: Claim, published: Iterable[str], at: datetime) -> None:
+        """`confirm`, with the store write done behind the answer: this process knows the
+        keys are on the topic at once; the store learns it moments later, in one write
+        for every claim confirmed meanwhile. Until it does (or if this process dies
+        first), another replica meeting these keys publishes them again and the
+        consumers drop the repeat: the answer waits for one store round trip less."""
+        keys = list(published)
+        self._inflight.difference_update(claim.mine)
+        self._cache_add(keys)
+        if claim.local:
+            self._pending.append((sorted(claim.mine), at))
+            return
+        if claim.claim_id is None:
+            return
+        self._to_confirm.append({"_id": claim.claim_id, "at": at})
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.create_task(self._write_confirms())
+
+    async def _write_confirms(self) -> None:
+        while self._to_confirm:
+            docs, self._to_confirm = self._to_confirm, []
+            try:
+                async with asyncio.timeout(self._deadline_s):
+                    await self._confirmed.insert_many(docs, ordered=False)
+            except (PyMongoError, TimeoutError) as err:
+                # Left unconfirmed in the store: a later copy is published again and
+                # dropped downstream. Nothing is lost.
+                self._store_failed(err)
+            except Exception as err:  # never silently: nothing awaits this task's result
+                self._log.error("confirmations not written", error=repr(err), claims=len(docs))
+
+    async def drain(self) -> None:
+        """Finish the confirmations still to be written (on shutdown)."""
+        while self._confirming is not None and not self._confirming.done():
+            await asyncio.gather(self._confirming, return_exceptions=True)
 
     async def release(self, claim: Claim) -> None:
         """Publishing failed: give the keys back so a retry can claim and publish them."""

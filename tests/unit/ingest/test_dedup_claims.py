@@ -13,7 +13,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
 
 from services.ingest import dedup
-from services.ingest.dedup import DedupStore, claim_key, claim_keys_of
+from services.ingest.dedup import DedupStore, claim_key
 
 AT = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -45,6 +45,11 @@ class FakeCollection:
             if taken & set(doc["ids"]):
                 raise DuplicateKeyError("E11000 duplicate key error")
         self.docs[doc["_id"]] = doc
+
+    async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
+        await self._rt()
+        for doc in docs:
+            self.docs[doc["_id"]] = doc
 
     async def delete_one(self, query: dict[str, Any]) -> None:
         await self._rt()
@@ -151,59 +156,33 @@ async def test_store_down_claims_from_memory_and_writes_them_later(
     assert fresh.confirmed == set(KEYS[:5])
 
 
-# ---- the lookup made while a request validates: it may be stale by the time the claim
-# is taken, and the claim must still accept each event exactly once.
-
-
-async def test_a_stale_lookup_still_accepts_each_event_once() -> None:
+async def test_a_confirmation_written_behind_the_answer_reaches_the_store() -> None:
     store = FakeStore()
-    a, b = replica(store), replica(store)
-    lookup_a = await a.look_up(KEYS)
-    lookup_b = await b.look_up(KEYS)
-    assert lookup_a is not None and lookup_b is not None and not lookup_a.confirmed
-    # Both looked before either claimed: both go straight to the insert; one wins.
-    claims = await asyncio.gather(a.claim(KEYS, AT, lookup_a), b.claim(KEYS, AT, lookup_b))
-    mine = [c.mine for c in claims]
-    assert [sum(k in m for m in mine) for k in KEYS] == [1] * len(KEYS)
-    assert set().union(*(c.to_publish for c in claims)) == set(KEYS)
-
-
-async def test_a_lookup_finds_what_is_on_the_topic_already() -> None:
-    store = FakeStore()
-    first = replica(store)
-    claim = await first.claim(KEYS[:10], AT)
-    await first.confirm(claim, claim.to_publish, AT)
-    lookup = await replica(store).look_up(KEYS[:20])
-    assert lookup is not None and lookup.confirmed == frozenset(KEYS[:10])
-    retry = await replica(store).claim(KEYS[:20], AT, lookup)
-    assert retry.confirmed == set(KEYS[:10]) and retry.mine == set(KEYS[10:20])
-
-
-async def test_a_lookup_of_other_keys_is_not_trusted() -> None:
-    store = FakeStore()
-    first = replica(store)
-    claim = await first.claim(KEYS[:5], AT)
-    await first.confirm(claim, claim.to_publish, AT)
     d = replica(store)
-    lookup = await d.look_up(KEYS[40:])  # not the keys claimed below
-    again = await d.claim(KEYS[:5], AT, lookup)
-    assert again.mine == set() and again.confirmed == set(KEYS[:5])
+    claims = [await d.claim(KEYS[i : i + 10], AT) for i in range(0, 30, 10)]
+    for claim in claims:
+        d.confirm_behind(claim, claim.to_publish, AT)
+    # this process knows at once; another replica once the write is done
+    again = await d.claim(KEYS[:30], AT)
+    assert again.confirmed == set(KEYS[:30]) and again.mine == set()
+    await d.drain()
+    assert set(store.confirmed) == {c.claim_id for c in claims}
+    late = await replica(store).claim(KEYS[:30], AT)
+    assert late.confirmed == set(KEYS[:30]) and late.to_publish == set()
 
 
-async def test_the_store_down_gives_no_lookup() -> None:
+async def test_a_fresh_batch_is_claimed_in_one_store_operation() -> None:
     store = FakeStore()
-    store.down = True
-    assert await replica(store).look_up(KEYS) is None
+    calls: list[str] = []
+    original = FakeCollection.find
 
+    def counting_find(self: FakeCollection, query: dict[str, Any], projection: Any = None) -> Any:
+        calls.append("find")
+        return original(self, query, projection)
 
-def test_keys_of_raw_items_are_the_keys_of_their_events() -> None:
-    items = [
-        {"event_id": "e1", "platform": "slack", "group_id": "C1"},
-        {"event_id": 7, "platform": "slack", "group_id": "C1"},
-        "not an event",
-        {"event_id": "e2", "platform": "telegram", "group_id": "-100"},
-    ]
-    assert claim_keys_of(items) == [
-        claim_key("slack:C1", "e1"),
-        claim_key("telegram:-100", "e2"),
-    ]
+    FakeCollection.find = counting_find  # type: ignore[method-assign]
+    try:
+        claim = await replica(store).claim(KEYS[:20], AT)
+    finally:
+        FakeCollection.find = original  # type: ignore[method-assign]
+    assert claim.mine == set(KEYS[:20]) and calls == []
