@@ -94,8 +94,15 @@ class EventPublisher:
                         await producer.send(self._topic, value=value, key=key, partition=partition)
                     )
             if batch.record_count():
-                futures.append(await producer.send_batch(batch, self._topic, partition=partition))
+                futures.append(await self._submit(producer, batch, partition))
         return futures
+
+    async def _submit(self, producer: AIOKafkaProducer, batch: Any, partition: int) -> Any:
+        # Closed, the batch is complete: the sender takes it at once instead of holding it
+        # for the producer's linger (5 ms a request, and a second batch to the same
+        # partition waited for the first to be taken).
+        batch.close()
+        return await producer.send_batch(batch, self._topic, partition=partition)
 
     async def stop(self) -> None:
         if self._producer is not None:
