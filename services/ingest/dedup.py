@@ -187,21 +187,10 @@ class DedupStore:
         self._cache_add(k for k in result.confirmed if k in wanted)
 
     async def confirm(self, claim: Claim, published: Iterable[str], at: datetime) -> None:
-        """The broker acknowledged these keys' events: they are duplicates from now on."""
-        keys = list(published)
-        self._inflight.difference_update(claim.mine)
-        self._cache_add(keys)
-        if claim.local:
-            self._pending.append((sorted(claim.mine), at))
-            return
-        if claim.claim_id is None:
-            return
-        try:
-            await self._confirmed.insert_one({"_id": claim.claim_id, "at": at})
-        except PyMongoError as err:
-            # The claim stays unconfirmed in the store: a later copy of these events is
-            # published again and dropped by the consumers. Nothing is lost.
-            self._store_failed(err)
+        """The broker acknowledged these keys' events: they are duplicates from now on,
+        here at once and in the store when this returns."""
+        self.confirm_behind(claim, published, at)
+        await self.drain()
 
     def confirm_behind(self, claim: Claim, published: Iterable[str], at: datetime) -> None:
         """`confirm`, with the store write done behind the answer: this process knows the
