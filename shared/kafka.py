@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,17 +15,23 @@ from faststream.kafka import KafkaBroker
 from shared.settings import Settings
 
 
+def _producer_options(settings: Settings, client_id: str) -> dict[str, Any]:
+    """What every producer guarantees: acks from every in-sync replica, idempotence as
+    set, batching by the same linger and bounded waits."""
+    return {
+        "client_id": client_id,
+        "acks": "all",
+        "enable_idempotence": settings.kafka_idempotence,
+        "linger_ms": settings.kafka_linger_ms,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "max_request_size": 4 * 1024 * 1024,
+    }
+
+
 def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
-    """A broker used for publishing: acks from every in-sync replica, batched by linger."""
+    """A broker used for publishing (FastStream over aiokafka)."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=settings.kafka_idempotence,
-        linger_ms=settings.kafka_linger_ms,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        max_request_size=4 * 1024 * 1024,
-        log_level=30,
+        settings.kafka_bootstrap, log_level=30, **_producer_options(settings, client_id)
     )
 
 
@@ -36,13 +43,8 @@ def make_producer(
     own record batches (ingest). A batch stays well under Kafka's default 1 MiB limit."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=settings.kafka_idempotence,
-        linger_ms=settings.kafka_linger_ms,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        max_request_size=4 * 1024 * 1024,
         max_batch_size=max_batch_size,
+        **_producer_options(settings, client_id),
     )
 
 
