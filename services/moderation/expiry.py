@@ -28,21 +28,24 @@ from services.moderation import complaints as cases
 from services.moderation.compiled import CompiledRules
 from services.moderation.ladder import live
 from services.moderation.state import (
-    EXPIRY_CASE as CASE,
+    EXPIRY_CASE,
+    EXPIRY_COOLDOWN,
+    EXPIRY_JOINED,
+    EXPIRY_TIMES,
+    EXPIRY_VIOLATIONS,
+    Case,
+    GroupState,
+    PartitionState,
 )
-from services.moderation.state import (
-    EXPIRY_COOLDOWN as COOLDOWN,
+
+# The kinds of scheduled state, as heap entries name them: (due, kind, key).
+TIMES, JOINED, COOLDOWN, VIOLATIONS, CASE = (
+    EXPIRY_TIMES,
+    EXPIRY_JOINED,
+    EXPIRY_COOLDOWN,
+    EXPIRY_VIOLATIONS,
+    EXPIRY_CASE,
 )
-from services.moderation.state import (
-    EXPIRY_JOINED as JOINED,
-)
-from services.moderation.state import (
-    EXPIRY_TIMES as TIMES,
-)
-from services.moderation.state import (
-    EXPIRY_VIOLATIONS as VIOLATIONS,
-)
-from services.moderation.state import Case, GroupState, PartitionState
 
 
 def case_due(case: Case, window: float, keep_triggered: float) -> float:
