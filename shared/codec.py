@@ -24,6 +24,7 @@ CURRENT_VERSIONS: dict[str, int] = {
     "sanction.applied": 1,
     "sanction.revoked": 1,
     "ruleset.updated": 1,
+    "enforcement.recorded": 1,
 }
 
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}

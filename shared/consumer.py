@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -128,7 +129,7 @@ class ConsumerRunner:
         # the worker's state, so a poll can return records from there before the worker's
         # seek: processing them would skip from the checkpoint to the hint.
         self.ready: set[TopicPartition] = set()
-        self._last_commit = 0.0
+        self._last_commit = -math.inf  # the first batch commits at once, whatever the uptime
         # What this instance last committed per partition (only changes are committed).
         self._committed: dict[TopicPartition, int] = {}
         # (partition, offset) -> failures of that record; unattributed failures in a row

@@ -14,8 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.keys import WEBHOOK_PLATFORMS, Platform, group_key
 
 Role = Literal["platform", "operator", "admin", "auditor"]
+# Who an event names as its actor: a token's role, or `system` for the events a service
+# makes itself (enforcement.recorded). No token can hold `system`.
+ActorRole = Literal["platform", "operator", "admin", "auditor", "system"]
 SanctionAction = Literal["warn", "remove_message", "mute", "kick", "ban"]
-DecisionAction = Literal["warn", "remove_message", "mute", "kick", "ban", "escalate"]
+DecisionAction = Literal[
+    "warn", "remove_message", "mute", "kick", "ban", "escalate", "unmute", "unban"
+]
+EnforcementMode = Literal["off", "dry_run", "live"]
+EnforcementOutcome = Literal["executed", "dry_run", "failed", "unsupported", "partial", "unknown"]
+# What an enforcement record is about: the decision itself, or a call the enforcer's
+# scheduler made later for it (lift a timed ban, renew a capped mute, remind admins).
+EnforcementPhase = Literal["apply", "lift", "renew", "remind"]
 AttachmentKind = Literal["image", "video", "audio", "file", "sticker", "other"]
 
 # Keys a document store would read as operators or paths; ingest refuses them so no
@@ -89,6 +99,9 @@ class Attachment(_Strict):
 class MessagePosted(_Strict):
     message_id: str = Field(min_length=1, max_length=256)
     text: str = Field(max_length=65_536)
+    # Discord's channel of the message (a guild's messages live in channels; removing one
+    # or replying to it needs the channel). Other platforms leave it out.
+    channel_id: str | None = Field(default=None, min_length=1, max_length=256)
     reply_to: str | None = None
     mentions: list[str] = Field(default_factory=list, max_length=1000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=100)
@@ -130,6 +143,45 @@ class SanctionRevoked(_Strict):
     reason: str = Field(min_length=1, max_length=4096)
 
 
+class CallRecord(_Strict):
+    """One platform call the enforcer made (or, in dry_run, would have made)."""
+
+    step: str = Field(min_length=1, max_length=64)
+    call: str = Field(min_length=1, max_length=512)  # "POST /set_group_ban", no secrets
+    params: dict[str, Any] = Field(default_factory=dict)
+    result: Literal["done", "already", "failed", "unsupported", "unknown", "dry_run", "skipped"]
+    status: int | None = None
+    error: str | None = Field(default=None, max_length=4096)
+    attempts: int = Field(default=0, ge=0)
+
+
+class EnforcementRecorded(_Strict):
+    decision_id: str = Field(min_length=1, max_length=256)
+    action: DecisionAction
+    outcome: EnforcementOutcome
+    # The calls in order, as one line ("PATCH /guilds/1/members/2; POST /channels/3/messages").
+    platform_call: str = Field(default="", max_length=4096)
+    attempts: int = Field(default=0, ge=0)
+    error: str | None = Field(default=None, max_length=4096)
+    phase: EnforcementPhase = "apply"
+    mode: EnforcementMode = "dry_run"
+    rule_id: str | None = Field(default=None, max_length=256)
+    bot: str | None = Field(default=None, max_length=256)
+    calls: list[CallRecord] = Field(default_factory=list, max_length=64)
+    # When a later call is due (a timed Discord ban's lift, a capped mute's renewal).
+    scheduled_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("calls")
+    @classmethod
+    def _safe_params(cls, calls: list[CallRecord]) -> list[CallRecord]:
+        for call in calls:
+            check_safe_keys(call.params, "calls.params")
+        return calls
+
+    _v_at = field_validator("scheduled_at")(lambda v: None if v is None else _utc(v))
+
+
 class RulesetUpdated(_Strict):
     version: int = Field(ge=1)
     rules: dict[str, Any]
@@ -161,7 +213,7 @@ class Actor(_Strict):
     """Who posted an event through the API: every manual override is on record."""
 
     name: str
-    role: Role
+    role: ActorRole
 
 
 class _Envelope(_Strict):
@@ -237,6 +289,11 @@ class RulesetUpdatedEvent(_Envelope):
     payload: RulesetUpdated
 
 
+class EnforcementRecordedEvent(_Envelope):
+    type: Literal["enforcement.recorded"] = "enforcement.recorded"
+    payload: EnforcementRecorded
+
+
 Event = Annotated[
     MessagePostedEvent
     | MemberJoinedEvent
@@ -245,7 +302,8 @@ Event = Annotated[
     | ComplaintResolvedEvent
     | SanctionAppliedEvent
     | SanctionRevokedEvent
-    | RulesetUpdatedEvent,
+    | RulesetUpdatedEvent
+    | EnforcementRecordedEvent,
     Field(discriminator="type"),
 ]
 
@@ -258,14 +316,20 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
     "sanction.applied": SanctionAppliedEvent,
     "sanction.revoked": SanctionRevokedEvent,
     "ruleset.updated": RulesetUpdatedEvent,
+    "enforcement.recorded": EnforcementRecordedEvent,
 }
 
 # Manual moderation events: only operators and admins may post them.
 MANUAL_TYPES = frozenset({"complaint.resolved", "sanction.applied", "sanction.revoked"})
+# Events only a service makes (actor role `system`): no token may post them.
+SYSTEM_TYPES = frozenset({"enforcement.recorded"})
 
 
 class Decision(_Strict):
-    schema_version: int = 1
+    # 2: the fields enforcement needs (target message, channel, the group's enforcement
+    # mode, notify and bot at decision time). A v1 decision reads with them unset; the
+    # enforcer treats an unset mode as the default (dry_run) and says so in its record.
+    schema_version: int = 2
     decision_id: str
     group_key: str
     target_user_id: str
@@ -282,6 +346,13 @@ class Decision(_Strict):
     # in this zone, whatever order it meets the group's rule changes on the other topic.
     timezone: str | None = None
     language: str | None = None
+    target_message_id: str | None = None
+    channel_id: str | None = None
+    enforcement: EnforcementMode | None = None
+    notify: bool | None = None
+    bot: str | None = None
+    # A revoke (unmute / unban) names the decision or manual sanction it lifts.
+    revokes: str | None = None
 
     _v_dec = field_validator("decided_at")(_utc)
 

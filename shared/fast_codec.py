@@ -42,7 +42,12 @@ from shared import events as models
 from shared.codec import CURRENT_VERSIONS, decode_event
 from shared.events import (
     MAX_AHEAD,
+    ActorRole,
     AttachmentKind,
+    DecisionAction,
+    EnforcementMode,
+    EnforcementOutcome,
+    EnforcementPhase,
     Role,
     SanctionAction,
     _utc,
@@ -88,6 +93,7 @@ class Attachment(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True)
 class MessagePosted(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     message_id: Id
     text: Annotated[str, msgspec.Meta(max_length=65_536)]
+    channel_id: Id | None = None
     reply_to: str | None = None
     mentions: Annotated[list[str], msgspec.Meta(max_length=1000)] = msgspec.field(
         default_factory=list
@@ -141,9 +147,46 @@ class RulesetUpdated(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
         check_safe_keys(self.rules, "rules")
 
 
+class CallRecord(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    step: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    call: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    result: Literal["done", "already", "failed", "unsupported", "unknown", "dry_run", "skipped"]
+    status: int | None = None
+    error: Note | None = None
+    attempts: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+    def __post_init__(self) -> None:
+        check_safe_keys(self.params, "calls.params")
+
+
+class EnforcementRecorded(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    decision_id: Id
+    action: DecisionAction
+    outcome: EnforcementOutcome
+    platform_call: Note = ""
+    attempts: Annotated[int, msgspec.Meta(ge=0)] = 0
+    error: Note | None = None
+    phase: EnforcementPhase = "apply"
+    mode: EnforcementMode = "dry_run"
+    rule_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    bot: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    calls: Annotated[list[CallRecord], msgspec.Meta(max_length=64)] = msgspec.field(
+        default_factory=list
+    )
+    scheduled_at: datetime | None = None
+    note: Note | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheduled_at is not None:
+            at = _utc(self.scheduled_at)
+            if at is not self.scheduled_at:
+                force_setattr(self, "scheduled_at", at)
+
+
 class Actor(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
-    role: Role
+    role: ActorRole
 
 
 class _Envelope(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="type"):
@@ -223,6 +266,11 @@ class RulesetUpdatedEvent(_Envelope, frozen=True, kw_only=True, tag="ruleset.upd
     payload: RulesetUpdated
 
 
+class EnforcementRecordedEvent(_Envelope, frozen=True, kw_only=True, tag="enforcement.recorded"):
+    type: ClassVar[Literal["enforcement.recorded"]] = "enforcement.recorded"
+    payload: EnforcementRecorded
+
+
 FastEvent: TypeAlias = (
     MessagePostedEvent
     | MemberJoinedEvent
@@ -232,6 +280,7 @@ FastEvent: TypeAlias = (
     | SanctionAppliedEvent
     | SanctionRevokedEvent
     | RulesetUpdatedEvent
+    | EnforcementRecordedEvent
 )
 
 # What the moderation engine reads: either class, by the same attribute names.
@@ -246,6 +295,7 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
     "sanction.applied": SanctionAppliedEvent,
     "sanction.revoked": SanctionRevokedEvent,
     "ruleset.updated": RulesetUpdatedEvent,
+    "enforcement.recorded": EnforcementRecordedEvent,
 }
 
 _decoder = msgspec.json.Decoder(FastEvent)
@@ -304,6 +354,8 @@ _MODEL_OF: dict[type[msgspec.Struct], type[BaseModel]] = {
     SanctionApplied: models.SanctionApplied,
     SanctionRevoked: models.SanctionRevoked,
     RulesetUpdated: models.RulesetUpdated,
+    CallRecord: models.CallRecord,
+    EnforcementRecorded: models.EnforcementRecorded,
     Actor: models.Actor,
     **{cls: models.EVENT_TYPES[name] for name, cls in EVENT_TYPES.items()},
 }
@@ -343,6 +395,7 @@ def to_model(event: FastEvent, construct: Construct = build) -> models.Event:
             {
                 "message_id": p.message_id,
                 "text": p.text,
+                "channel_id": p.channel_id,
                 "reply_to": p.reply_to,
                 "mentions": list(p.mentions),
                 "attachments": [
@@ -353,6 +406,13 @@ def to_model(event: FastEvent, construct: Construct = build) -> models.Event:
         )
     elif isinstance(p, RulesetUpdated):
         payload = construct(models.RulesetUpdated, {"version": p.version, "rules": dict(p.rules)})
+    elif isinstance(p, EnforcementRecorded):
+        values = msgspec.structs.asdict(p)
+        values["calls"] = [
+            construct(models.CallRecord, {**msgspec.structs.asdict(c), "params": dict(c.params)})
+            for c in p.calls
+        ]
+        payload = construct(models.EnforcementRecorded, values)
     else:
         payload = construct(_MODEL_OF[type(p)], msgspec.structs.asdict(p))
     actor = event.actor

@@ -386,11 +386,28 @@ class Ladder(_Model):
     steps: list[LadderStep] = Field(min_length=1)
 
 
+class Enforcement(_Model):
+    """How the group's decisions reach its platform (services/enforcement).
+
+    `dry_run` is the default: the enforcer records what it would call and calls nothing,
+    so a group opts in to `live` by a rule change that is itself on record."""
+
+    mode: Literal["off", "dry_run", "live"] = "dry_run"
+    # A private notice to the violator naming the rule and the reason.
+    notify: bool = False
+    # Which configured bot acts for the group (`*_BOT_TOKENS` / `ONEBOT_API_URLS` ids);
+    # unset: the platform's single bot.
+    bot: str | None = Field(default=None, min_length=1, max_length=64)
+    # Where the platform has no ban (Slack channels), a kick may stand in, recorded so.
+    kick_for_ban: bool = False
+
+
 class RuleSet(_Model):
     """The validated rules of one group (the default merged with the group's overrides)."""
 
     language: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str = "Asia/Shanghai"
+    enforcement: Enforcement = Field(default_factory=Enforcement)
     ladder: Ladder
     detectors: dict[str, DetectorRule] = Field(default_factory=dict)
 

@@ -65,6 +65,42 @@ class Settings(BaseSettings):
     mongo_connect_timeout_ms: int = 3_000  # TCP connect + handshake; also the heartbeat's
     mongo_socket_timeout_ms: int = 30_000  # any one reply (the consumers' backstop)
 
+    # Enforcement (services/enforcement): each platform's bot API base URL and credentials.
+    # Several bots per platform: "bot_id=value,bot_id2=value2" (chosen per group by the
+    # rule set's enforcement.bot). A platform without credentials runs its groups dry.
+    onebot_api_url: str | None = None
+    onebot_api_urls: str = ""
+    onebot_access_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_token: SecretStr | None = None
+    telegram_bot_tokens: str = ""
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_bot_token: SecretStr | None = None
+    discord_bot_tokens: str = ""
+    slack_api_url: str = "https://slack.com/api"
+    slack_bot_token: SecretStr | None = None
+    slack_bot_tokens: str = ""
+    # A workspace admin's user token (xoxp-): a Slack bot token deletes only its own posts.
+    slack_user_token: SecretStr | None = None
+    # The deployment-wide kill switch: every group runs dry_run whatever its rules say.
+    enforcement_force_dry_run: bool = False
+    enforcement_http_timeout_s: float = Field(default=10.0, gt=0)
+    # Transient failures (429, 5xx, timeouts) are retried this often before `failed`.
+    enforcement_max_attempts: int = Field(default=8, ge=1, le=100)
+    enforcement_backoff_max_s: float = Field(default=60.0, gt=0)
+    # Calls per second, shared by every replica of one bot (kept in the store): per chat
+    # and per bot. Keys "<platform>.chat" / "<platform>.bot"; unset keys keep the defaults.
+    enforcement_rates: dict[str, float] = Field(default_factory=dict)
+    # Decisions of one partition batch carried out at once (groups in parallel, each
+    # group's in order).
+    enforcement_concurrency: int = Field(default=64, ge=1, le=10_000)
+    # How often the scheduler looks for due lifts and renewals.
+    enforcement_schedule_poll_s: float = Field(default=1.0, gt=0)
+
+    @property
+    def enforcement_group(self) -> str:
+        return f"{self.consumer_group_prefix}enforcement"
+
     @property
     def moderation_group(self) -> str:
         return f"{self.consumer_group_prefix}moderation"

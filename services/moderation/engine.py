@@ -84,6 +84,8 @@ class Engine:
             "sanction.applied": self._on_sanction,
             "sanction.revoked": self._on_revoked,
             "ruleset.updated": self._on_ruleset,
+            # The enforcer's record of what it did: nothing for the judge to decide.
+            "enforcement.recorded": lambda state, g, ev, at: [],
         }
 
     # ------------------------------------------------------------------ entry point

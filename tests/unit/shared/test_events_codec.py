@@ -44,6 +44,14 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "sanction.revoked": {"sanction_id": "s1", "reason": "appeal upheld"},
     "ruleset.updated": {"version": 2, "rules": {"language": "en"}},
+    "enforcement.recorded": {
+        "decision_id": "d-1",
+        "action": "mute",
+        "outcome": "executed",
+        "platform_call": "POST /restrictChatMember",
+        "attempts": 1,
+        "calls": [{"step": "mute", "call": "POST /restrictChatMember", "result": "done"}],
+    },
 }
 
 

@@ -66,6 +66,7 @@ FULL_PAYLOADS: dict[str, dict[str, Any]] = {
     "message.posted": {
         "message_id": "m1",
         "text": "hi 你好 😀",
+        "channel_id": "c7",
         "reply_to": "m0",
         "mentions": ["7", "8"],
         "attachments": [{"kind": "image", "url": "https://x/a.png"}, {"kind": "file", "url": ""}],
@@ -95,6 +96,32 @@ FULL_PAYLOADS: dict[str, dict[str, Any]] = {
             "language": "en",
             "nested": {"a": [1, 2.5, -0.0, True, None, "x", {"b": 10**30}], "c": {}},
         },
+    },
+    "enforcement.recorded": {
+        "decision_id": "d-1",
+        "action": "ban",
+        "outcome": "partial",
+        "platform_call": "PUT /guilds/1/bans/9",
+        "attempts": 2,
+        "error": "429 retry after 1.5",
+        "phase": "apply",
+        "mode": "live",
+        "rule_id": "spam",
+        "bot": "main",
+        "calls": [
+            {
+                "step": "ban",
+                "call": "PUT /guilds/1/bans/9",
+                "params": {"delete_message_seconds": 0, "q": [1, None]},
+                "result": "done",
+                "status": 204,
+                "error": None,
+                "attempts": 2,
+            },
+            {"step": "notice_private", "call": "POST /users/@me/channels", "result": "unknown"},
+        ],
+        "scheduled_at": "2026-01-02T00:00:00+08:00",
+        "note": "the ban's lift is scheduled",
     },
 }
 
@@ -901,6 +928,8 @@ KNOWN_VALIDATORS = {
     ("_Envelope", "field_validators", "_v_occ"): "fast_codec._Envelope.__post_init__ (_utc)",
     ("_Envelope", "model_validators", "_owned_and_timely"): "_Envelope.__post_init__",
     ("RulesetUpdated", "field_validators", "_safe_keys"): "RulesetUpdated.__post_init__",
+    ("EnforcementRecorded", "field_validators", "_safe_params"): "CallRecord.__post_init__",
+    ("EnforcementRecorded", "field_validators", "_v_at"): "EnforcementRecorded.__post_init__",
 }
 
 
