@@ -4,6 +4,8 @@ back to the start once something worked."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 class Backoff:
@@ -36,3 +38,16 @@ class Backoff:
         delay = self.next()
         await asyncio.sleep(delay)
         return delay
+
+
+async def retry_until_up(start: Callable[[], Awaitable[object]], log: Any) -> None:
+    """Call `start` until it succeeds, waiting the backoff between tries: a service comes
+    up before its broker or store does, and waits for them instead of crash-looping."""
+    backoff = Backoff()
+    while True:
+        try:
+            await start()
+            return
+        except Exception as err:
+            log.warning("dependency not ready, retrying", error=str(err), backoff_s=backoff.delay)
+            await backoff.sleep()

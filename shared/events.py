@@ -136,6 +136,9 @@ class SanctionApplied(_Strict):
     duration_s: int | None = Field(default=None, ge=0)
     reason: str = Field(min_length=1, max_length=4096)
     by_role: Role
+    # The platform's id of the message the act is about (remove_message needs it; a warn
+    # replies to it).
+    target_message_id: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class SanctionRevoked(_Strict):

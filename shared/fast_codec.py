@@ -132,6 +132,7 @@ class SanctionApplied(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=
     duration_s: Annotated[int, msgspec.Meta(ge=0)] | None = None
     reason: Reason
     by_role: Role
+    target_message_id: Id | None = None
 
 
 class SanctionRevoked(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):

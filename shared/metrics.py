@@ -29,6 +29,30 @@ FOLD_WRITES = Counter("modstream_fold_writes", "Document writes made by the repo
 DEADLETTERS = Counter(
     "modstream_deadletter", "Records sent to the dead-letter topic", ["service", "reason"]
 )
+ENFORCEMENT_CALLS = Counter(
+    "modstream_enforcement_calls",
+    "Platform calls made by the enforcer, by step and result",
+    ["platform", "step", "result"],
+)
+ENFORCEMENT_OUTCOMES = Counter(
+    "modstream_enforcement_outcomes",
+    "Decisions carried out (or recorded dry), by outcome",
+    ["platform", "action", "outcome"],
+)
+ENFORCEMENT_RETRIES = Counter(
+    "modstream_enforcement_retries",
+    "Platform calls repeated after a transient answer",
+    ["platform", "reason"],
+)
+ENFORCEMENT_SCHEDULED = Gauge(
+    "modstream_enforcement_scheduled", "Scheduled lifts, renewals and reminders not yet due"
+)
+ENFORCEMENT_CALL_SECONDS = Histogram(
+    "modstream_enforcement_call_seconds",
+    "Seconds per platform call (one attempt)",
+    ["platform"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 def render_metrics() -> tuple[bytes, str]:

@@ -398,8 +398,6 @@ class Enforcement(_Model):
     # Which configured bot acts for the group (`*_BOT_TOKENS` / `ONEBOT_API_URLS` ids);
     # unset: the platform's single bot.
     bot: str | None = Field(default=None, min_length=1, max_length=64)
-    # Where the platform has no ban (Slack channels), a kick may stand in, recorded so.
-    kick_for_ban: bool = False
 
 
 class RuleSet(_Model):

@@ -1,4 +1,4 @@
-"""`modstream dev`: the embedded broker and store plus all three services, as child processes.
+"""`modstream dev`: the embedded broker and store plus every service, as child processes.
 
 Every child runs in its own process group and is stopped (TERM, then KILL) when the stack
 stops, so Ctrl-C or SIGTERM leaves no broker, store or service process behind.
@@ -20,7 +20,7 @@ import yaml
 from shared.settings import Settings
 from tools.embedded import EmbeddedStack, free_port, spawn, stop, wait_for_port
 
-SERVICES = ("ingest", "moderation", "reporting")
+SERVICES = ("ingest", "moderation", "reporting", "enforcement")
 ROLES = ("admin", "operator", "auditor", "platform")
 
 
@@ -105,6 +105,9 @@ class DevStack:
     ingest_port: int = 0
     reporting_port: int = 0
     moderation_instances: int = 1
+    # The enforcer runs beside the others; without platform credentials (or with the
+    # kill switch) every group runs dry_run: it records what it would call.
+    enforcement_instances: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     tokens: DevTokens = field(default_factory=DevTokens)
     embedded: EmbeddedStack | None = None
@@ -191,6 +194,8 @@ class DevStack:
         self.start_service("ingest")
         for i in range(self.moderation_instances):
             self.start_service("moderation", f"moderation-{i + 1}")
+        for i in range(self.enforcement_instances):
+            self.start_service("enforcement", f"enforcement-{i + 1}" if i else "enforcement")
         self.start_service("reporting")
         self.wait_ready()
         return self

@@ -55,6 +55,15 @@ def moderation() -> None:
 
 
 @app.command()
+def enforcement() -> None:
+    """Run one enforcement consumer: decisions -> the platforms' bot APIs (run several to
+    scale out; they share the pacing and the schedule through the store)."""
+    from services.enforcement.app import run
+
+    run()
+
+
+@app.command()
 def reporting(
     consume: Annotated[bool, typer.Option(help="also run the fold consumer")] = True,
 ) -> None:

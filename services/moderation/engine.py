@@ -5,6 +5,11 @@ Everything here is a function of the event history and the rules: times are the 
 event is fixed (remove the message, then the ladder step, then any escalation). So a
 replay, a restart from a snapshot, or a second instance yields the same decisions with
 the same ids, and downstream drops the repeats.
+
+Moderation is the one judge: manual acts (a sanction, a revoke) become decisions here
+too, so enforcement reads one topic. Each decision carries what enforcement needs without
+another lookup (the message and its channel, the group's enforcement mode, notify and bot
+in the rules that decided), stamped at decision time like the timezone and language.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from services.moderation import complaints as cases
 from services.moderation import ladder as ladders
+from services.moderation import sanctions as active
 from services.moderation.compiled import CompiledRules, compile_rules
 from services.moderation.detectors.base import Hit, MessageContext
 from services.moderation.expiry import case_due, expire_group, expire_repeats
@@ -51,6 +57,8 @@ __all__ = ["Engine", "PartitionState", "decision_id"]
 # How often (event time) the whole partition is swept for state no rule can still use.
 SWEEP_EVERY_S = 300.0
 COMPILED_CACHE_SIZE = 1024
+# The rule id of the decisions a person's act causes (a sanction, a revoke).
+MANUAL_RULE = "manual"
 
 RejectedRules = Callable[[str, str, str], None]  # (group key, event id, why)
 
@@ -250,6 +258,8 @@ class Engine:
         primary = next((h for h in hits if h.serious), next((h for h in hits if h.counts), hits[0]))
         lang = rules.language
         why = violation_text(lang, primary.rule_id, primary.kind, primary.matched, primary.detail)
+        message_id = ev.payload.message_id
+        channel_id = ev.payload.channel_id
         out = [
             self._decision(
                 ev,
@@ -259,6 +269,8 @@ class Engine:
                 ev.user_id,
                 reason(lang, "remove_message", why),
                 matched=primary.matched,
+                target_message_id=message_id,
+                channel_id=channel_id,
             )
         ]
         if primary.serious or primary.counts:
@@ -266,7 +278,9 @@ class Engine:
             sanction = ladders.sanction_for(rules.ladder, count, primary.serious)
             out.extend(
                 self._sanction_decisions(
+                    g,
                     ev,
+                    at,
                     rules,
                     sanction,
                     primary.rule_id,
@@ -275,6 +289,8 @@ class Engine:
                     matched=primary.matched,
                     cause=[ev.event_id],
                     case_id=None,
+                    target_message_id=message_id,
+                    channel_id=channel_id,
                 )
             )
         return out
@@ -283,7 +299,9 @@ class Engine:
 
     def _sanction_decisions(
         self,
+        g: GroupState,
         ev: AnyEvent,
+        at: float,
         rules: CompiledRules,
         sanction: ladders.Sanction,
         rule_id: str,
@@ -293,30 +311,42 @@ class Engine:
         matched: str | None,
         cause: list[str],
         case_id: str | None,
+        target_message_id: str | None,
+        channel_id: str | None = None,
     ) -> list[Decision]:
         lang = rules.language
         count = None if sanction.serious else sanction.count
-        out = [
-            self._decision(
-                ev,
-                rules,
+        decided = self._decision(
+            ev,
+            rules,
+            sanction.action,
+            rule_id,
+            target_user_id,
+            reason(
+                lang,
                 sanction.action,
-                rule_id,
-                target_user_id,
-                reason(
-                    lang,
-                    sanction.action,
-                    why,
-                    count=count,
-                    duration_s=sanction.duration_s,
-                    serious=sanction.serious,
-                ),
+                why,
+                count=count,
                 duration_s=sanction.duration_s,
-                matched=matched,
-                cause=cause,
-                case_id=case_id,
-            )
-        ]
+                serious=sanction.serious,
+            ),
+            duration_s=sanction.duration_s,
+            matched=matched,
+            cause=cause,
+            case_id=case_id,
+            target_message_id=target_message_id,
+            channel_id=channel_id,
+        )
+        # a mute or ban of the engine's own can be revoked by its decision id
+        active.remember(
+            g,
+            active.decision_ref(decided.decision_id),
+            target_user_id,
+            sanction.action,
+            at,
+            sanction.duration_s,
+        )
+        out = [decided]
         if sanction.escalate:
             out.append(
                 self._decision(
@@ -329,6 +359,8 @@ class Engine:
                     matched=matched,
                     cause=cause,
                     case_id=case_id,
+                    target_message_id=target_message_id,
+                    channel_id=channel_id,
                 )
             )
         return out
@@ -340,11 +372,33 @@ class Engine:
         ev: SanctionAppliedEvent | fast.SanctionAppliedEvent,
         at: float,
     ) -> list[Decision]:
-        """A manual sanction is a violation on the ladder; it is executed already."""
+        """A manual sanction is a violation on the ladder and a decision, with the person's
+        own words as its reason, so enforcement carries it out like any other.
+
+        The same sanction id posted again while it is on the target's ladder is the same
+        act: it counts once, and it is decided once."""
         rules = self._rules(g, ev.group_key)
         p = ev.payload
-        ladders.add_violation(g, p.target_user_id, at, f"s:{p.sanction_id}", rules.ladder)
-        return []
+        ref = active.manual_ref(p.sanction_id)
+        history = ladders.live(
+            g.violations.get(p.target_user_id, []), at, rules.ladder.expire_after
+        )
+        if any(r == ref for _, r in history):
+            return []
+        ladders.add_violation(g, p.target_user_id, at, ref, rules.ladder)
+        active.remember(g, ref, p.target_user_id, p.action, at, p.duration_s)
+        return [
+            self._decision(
+                ev,
+                rules,
+                p.action,
+                MANUAL_RULE,
+                p.target_user_id,
+                p.reason,
+                duration_s=p.duration_s,
+                target_message_id=p.target_message_id,
+            )
+        ]
 
     def _on_revoked(
         self,
@@ -353,8 +407,27 @@ class Engine:
         ev: SanctionRevokedEvent | fast.SanctionRevokedEvent,
         at: float,
     ) -> list[Decision]:
-        ladders.remove_violation(g, f"s:{ev.payload.sanction_id}")
-        return []
+        """A revoke takes a manual sanction off the ladder; a mute or ban still in force
+        (a manual one by its sanction id, the engine's own by its decision id) is lifted by
+        an unmute or unban decision. Anything else (unknown, over, revoked before) needs
+        nothing lifted."""
+        p = ev.payload
+        ladders.remove_violation(g, active.manual_ref(p.sanction_id))
+        lifted = active.take_revoked(g, p.sanction_id, at)
+        if lifted is None:
+            return []
+        target_user_id, action, _ = lifted
+        return [
+            self._decision(
+                ev,
+                self._rules(g, ev.group_key),
+                active.LIFTS[action],
+                MANUAL_RULE,
+                target_user_id,
+                p.reason,
+                revokes=p.sanction_id,
+            )
+        ]
 
     # ------------------------------------------------------------------ complaints
 
@@ -391,6 +464,9 @@ class Engine:
             lang, cases.reporters_within(case, at, cfg.window), cfg.window, case.case_id
         )
         cause = list(case.event_ids)
+        # the case's message, when its complaints named one (the channel is not known: a
+        # complaint does not carry it)
+        message_id = case.target[2:] if case.target.startswith("m:") else None
         out: list[Decision] = []
         escalated = False
         if cfg.sanction or cfg.serious:
@@ -400,7 +476,9 @@ class Engine:
             sanction = ladders.sanction_for(rules.ladder, count, cfg.serious)
             out.extend(
                 self._sanction_decisions(
+                    g,
                     ev,
+                    at,
                     rules,
                     sanction,
                     rule_id,
@@ -409,6 +487,7 @@ class Engine:
                     matched=None,
                     cause=cause,
                     case_id=case.case_id,
+                    target_message_id=message_id,
                 )
             )
             escalated = sanction.escalate
@@ -423,6 +502,7 @@ class Engine:
                     reason(lang, "escalate", why),
                     cause=cause,
                     case_id=case.case_id,
+                    target_message_id=message_id,
                 )
             )
         return out
@@ -454,15 +534,19 @@ class Engine:
         matched: str | None = None,
         cause: list[str] | None = None,
         case_id: str | None = None,
+        target_message_id: str | None = None,
+        channel_id: str | None = None,
+        revokes: str | None = None,
     ) -> Decision:
         # Built without validating again: every value is the engine's own or comes from a
         # validated event (a validated Decision cost more than deciding; the tests compare
-        # the two).
+        # the two). Every field of Decision, in its order.
         decided_at: datetime = ev.occurred_at
+        enforcement = rules.rules.enforcement
         decision: Decision = build(
             Decision,
             {
-                "schema_version": 1,
+                "schema_version": 2,
                 "decision_id": decision_id(ev.event_id, rule_id, action),
                 "group_key": ev.group_key,
                 "target_user_id": target_user_id,
@@ -477,6 +561,12 @@ class Engine:
                 "matched": matched,
                 "timezone": rules.rules.timezone,
                 "language": rules.language,
+                "target_message_id": target_message_id,
+                "channel_id": channel_id,
+                "enforcement": enforcement.mode,
+                "notify": enforcement.notify,
+                "bot": enforcement.bot,
+                "revokes": revokes,
             },
         )
         return decision

@@ -2,7 +2,8 @@
 
 Every SWEEP_EVERY_S of event time the engine drops state no rule can use anymore (message
 times past the flood horizon, joins past the new-member period, spent cooldowns, expired
-violations, complaint cases that can no longer matter, old repeat fingerprints). Scanning
+violations, complaint cases that can no longer matter, mutes and timed bans whose time is
+over, old repeat fingerprints). Scanning
 all of it each time cost a sixth of the engine's time and grew with the number of
 members. Instead each piece of state is scheduled in a heap under the time it may expire
 at, and a sweep pops only what is due.
@@ -31,6 +32,7 @@ from services.moderation.state import (
     EXPIRY_CASE,
     EXPIRY_COOLDOWN,
     EXPIRY_JOINED,
+    EXPIRY_SANCTION,
     EXPIRY_TIMES,
     EXPIRY_VIOLATIONS,
     Case,
@@ -39,12 +41,13 @@ from services.moderation.state import (
 )
 
 # The kinds of scheduled state, as heap entries name them: (due, kind, key).
-TIMES, JOINED, COOLDOWN, VIOLATIONS, CASE = (
+TIMES, JOINED, COOLDOWN, VIOLATIONS, CASE, SANCTION = (
     EXPIRY_TIMES,
     EXPIRY_JOINED,
     EXPIRY_COOLDOWN,
     EXPIRY_VIOLATIONS,
     EXPIRY_CASE,
+    EXPIRY_SANCTION,
 )
 
 
@@ -80,6 +83,9 @@ def rebuild(g: GroupState, rules: CompiledRules) -> None:
         )
     for case in g.cases.values():
         g.schedule(case_due(case, window, expire_after), CASE, case.case_id)
+    for ref, (_, _, ends) in g.sanctions.items():
+        if ends is not None:
+            g.schedule(ends, SANCTION, ref)
 
 
 def expire_group(g: GroupState, now: float, rules: CompiledRules) -> None:
@@ -130,6 +136,14 @@ def expire_group(g: GroupState, now: float, rules: CompiledRules) -> None:
                 g.schedule(min(t for t, _ in kept) + expire_after, VIOLATIONS, key)
             else:
                 del g.violations[key]
+        elif kind == SANCTION:
+            active = g.sanctions.get(key)
+            if active is None or active[2] is None:
+                continue
+            if active[2] <= now:
+                del g.sanctions[key]
+            else:
+                g.schedule(active[2], SANCTION, key)
         else:
             case = g.cases.get(key)
             if case is None:

@@ -23,7 +23,12 @@ _READABLE_FORMATS = (1, 2)
 DEFAULT_SEEN_LIMIT = 20_000
 
 # The kinds of state the expiry index schedules (services/moderation/expiry.py).
-EXPIRY_TIMES, EXPIRY_JOINED, EXPIRY_COOLDOWN, EXPIRY_VIOLATIONS, EXPIRY_CASE = range(5)
+EXPIRY_TIMES, EXPIRY_JOINED, EXPIRY_COOLDOWN, EXPIRY_VIOLATIONS, EXPIRY_CASE, EXPIRY_SANCTION = (
+    range(6)
+)
+
+# A mute or ban in force: (target user id, "mute" | "ban", until; None: no end).
+ActiveSanction = tuple[str, str, float | None]
 
 
 @dataclass(slots=True)
@@ -84,6 +89,10 @@ class GroupState:
     cases: dict[str, Case] = field(default_factory=dict)
     case_of_target: dict[str, str] = field(default_factory=dict)
     case_of_complaint: dict[str, str] = field(default_factory=dict)
+    # mutes and bans in force, so a revoke knows whom to unmute or unban: ref "s:<sanction
+    # id>" for manual ones, "d:<decision id>" for the engine's own. A timed one is dropped
+    # when its time is over, a revoked one at the revoke; a ban without an end stays.
+    sanctions: dict[str, ActiveSanction] = field(default_factory=dict)
     # transient: the compiled rules in force (rebuilt from rules_raw after a restore)
     compiled: Any = None
     # transient: the expiry index (services/moderation/expiry.py), rebuilt from the state
@@ -111,6 +120,7 @@ class GroupState:
             "viol": [[u, [[t, r] for t, r in v]] for u, v in self.violations.items()],
             "cool": [[r, u, t] for (r, u), t in self.cooldowns.items()],
             "cases": [c.to_json() for c in self.cases.values()],
+            "sanc": [[ref, u, a, until] for ref, (u, a, until) in self.sanctions.items()],
         }
 
     @classmethod
@@ -124,6 +134,8 @@ class GroupState:
             times={u: list(ts) for u, ts in data["times"]},
             violations={u: [(t, r) for t, r in v] for u, v in data["viol"]},
             cooldowns={(r, u): t for r, u, t in data["cool"]},
+            # absent from snapshots made before revokes became decisions: none known
+            sanctions={ref: (u, a, until) for ref, u, a, until in data.get("sanc", [])},
         )
         for raw in data["cases"]:
             case = Case.from_json(raw)

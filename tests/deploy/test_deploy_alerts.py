@@ -3,11 +3,12 @@ operators must hear about; promtool checks and unit-tests them where it is insta
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import promql_parser
 import pytest
@@ -25,6 +26,11 @@ EXPORTED = {
     "modstream_fold_writes_total": "counter",
     "modstream_deadletter_total": "counter",
     "modstream_ingest_requests_total": "counter",
+    "modstream_enforcement_calls_total": "counter",
+    "modstream_enforcement_outcomes_total": "counter",
+    "modstream_enforcement_retries_total": "counter",
+    "modstream_enforcement_scheduled": "gauge",
+    "modstream_enforcement_call_seconds": "histogram",
 }
 SERIES_OF_HISTOGRAM = ("_bucket", "_sum", "_count")
 SEVERITIES = {"warning", "critical"}
@@ -44,6 +50,22 @@ def _metric_names(expr: str) -> set[str]:
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return names
+
+
+def _label_values(expr: str) -> set[tuple[str, str, str]]:
+    """(metric, label, value) for every label matcher; a regex's alternatives one by one."""
+    found: set[tuple[str, str, str]] = set()
+
+    def visit(node: promql_parser.Expr) -> bool:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            for matcher in node.matchers.matchers:
+                regex = matcher.op in (promql_parser.MatchOp.Re, promql_parser.MatchOp.NotRe)
+                for value in matcher.value.split("|") if regex else [matcher.value]:
+                    found.add((node.name, matcher.name, value))
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
 
 
 def _known(name: str) -> bool:
@@ -101,6 +123,9 @@ def test_parser_rejects_a_broken_expression() -> None:
         ("dead letters", "modstream_deadletter_total"),
         ("stalled consumer: offset not moving while lag > 0", "changes(modstream_consumer_offset"),
         ("service down", "up{"),
+        ("decisions failing on a platform", 'outcome=~"failed|unknown"'),
+        ("bot credentials refused", 'modstream_enforcement_calls_total{result="config_error"}'),
+        ("enforcer lag", 'modstream_consumer_lag{service="enforcement"}'),
     ],
 )
 def test_alerts_cover_what_operators_must_hear_about(
@@ -195,3 +220,59 @@ def test_exported_metrics_are_the_ones_the_code_registers() -> None:
                 suffix = "_total" if family.type == "counter" else ""
                 registered[family.name + suffix] = family.type
     assert registered == EXPORTED
+
+
+def test_label_values_the_alerts_select_are_ones_the_services_emit(
+    alert_rules: dict[str, Any],
+) -> None:
+    """A selector on a label value nobody emits matches nothing, and its alert never fires."""
+    events = pytest.importorskip("shared.events")
+    calls = pytest.importorskip("services.enforcement.calls")
+    # config_error: a permanent answer with CallResult.config_error, counted apart so an
+    # operator can tell a revoked token from a missing right in one group.
+    emitted = {
+        "service": set(SERVICES),
+        "outcome": set(get_args(events.EnforcementOutcome)),
+        "result": set(get_args(calls.CallOutcome)) | {"config_error"},
+    }
+    for rule in _rules(alert_rules):
+        for metric, label, value in _label_values(rule["expr"]):
+            if label in emitted and metric != "up":
+                assert value in emitted[label], f"{rule['alert']}: {metric}{{{label}={value!r}}}"
+
+
+def test_refused_credentials_are_counted_where_the_config_error_alert_looks() -> None:
+    """Drives the enforcer's call path with an answer the adapters mark config_error (a
+    revoked Slack token) and reads the series ModstreamEnforcementConfigError selects."""
+    executor = pytest.importorskip("services.enforcement.executor")
+    from prometheus_client import REGISTRY
+
+    from services.enforcement.calls import CallResult, Step, Target
+    from shared.settings import Settings
+
+    class Refusing:
+        platform = "slack"
+
+        async def execute(self, step: Step, target: Target, now: float) -> CallResult:
+            return CallResult(
+                "permanent",
+                "POST /chat.delete",
+                status=200,
+                error="invalid_auth",
+                config_error=True,
+            )
+
+    class Unpaced:
+        async def acquire(self, keys: object) -> None:
+            return None
+
+        async def hold(self, keys: object, until: float) -> None:
+            return None
+
+    labels = {"platform": "slack", "step": "delete_message", "result": "config_error"}
+    series = "modstream_enforcement_calls_total"
+    before = REGISTRY.get_sample_value(series, labels) or 0.0
+    enforcer = executor.Enforcer(Settings(), None, Unpaced(), None)  # type: ignore[arg-type]
+    target = Target("slack", "C024BE91L", "U0G9QF9C6", message_id="1405894322.002768")
+    asyncio.run(enforcer.call_step(Refusing(), Step("delete_message"), target, None))
+    assert REGISTRY.get_sample_value(series, labels) == before + 1

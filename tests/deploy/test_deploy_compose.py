@@ -13,7 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from deploy_support import SERVICES, env_name_to_field
+from deploy_support import (
+    BOT_CREDENTIALS,
+    PURE_CONSUMERS,
+    SERVICES,
+    env_name_to_field,
+    settings_from,
+)
 from jsonschema import Draft202012Validator
 
 from shared.tokens import TokenStore
@@ -82,6 +88,7 @@ def test_app_healthchecks_probe_healthz_on_the_port_the_service_listens_on(
         "ingest": "MODSTREAM_INGEST_PORT",
         "moderation": "MODSTREAM_METRICS_PORT",
         "reporting": "MODSTREAM_REPORTING_PORT",
+        "enforcement": "MODSTREAM_METRICS_PORT",
     }
     for name in SERVICES:
         svc = _services(compose)[name]
@@ -92,10 +99,14 @@ def test_app_healthchecks_probe_healthz_on_the_port_the_service_listens_on(
         assert f"127.0.0.1:{port}/healthz" in test, f"{name} probe misses :{port}/healthz"
 
 
-def test_moderation_publishes_no_host_port_so_it_can_be_scaled(compose: Compose) -> None:
-    moderation = _services(compose)["moderation"]
-    assert not moderation.get("ports"), "a fixed host port breaks --scale moderation=N"
-    assert not moderation.get("container_name"), "a fixed container name breaks --scale"
+@pytest.mark.parametrize("name", PURE_CONSUMERS)
+def test_pure_consumers_publish_no_host_port_so_they_can_be_scaled(
+    compose: Compose, name: str
+) -> None:
+    consumer = _services(compose)[name]
+    assert not consumer.get("ports"), f"a fixed host port breaks --scale {name}=N"
+    assert not consumer.get("container_name"), "a fixed container name breaks --scale"
+    assert _environment(consumer)["MODSTREAM_METRICS_PORT"] in consumer["expose"]
 
 
 def test_published_ports_bind_to_loopback_only(compose: Compose) -> None:
@@ -104,7 +115,7 @@ def test_published_ports_bind_to_loopback_only(compose: Compose) -> None:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all hosts"
 
 
-def test_three_services_run_from_one_image_with_their_own_command(compose: Compose) -> None:
+def test_every_service_runs_from_one_image_with_its_own_command(compose: Compose) -> None:
     services = _services(compose)
     images = {services[name]["image"] for name in SERVICES}
     builds = {json.dumps(services[name]["build"], sort_keys=True) for name in SERVICES}
@@ -131,6 +142,29 @@ def test_sample_env_names_only_settings_fields(repo: Path, settings_fields: froz
     assert "MODSTREAM_PARTITIONS" in names
     for var in names:
         assert env_name_to_field(var) in settings_fields, f"sample.env: {var} is unknown"
+
+
+def test_enforcer_starts_without_credentials_so_every_group_runs_dry(
+    compose: Compose, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker compose up` must not act on any real chat: no bot token anywhere in the
+    stack or in the sample .env (a platform without one runs its groups dry_run), and the
+    kill switch left to its default rather than set in compose, where .env could not
+    turn it off."""
+    for name, svc in _services(compose).items():
+        fields = {env_name_to_field(var) for var in _environment(svc)}
+        assert not fields & BOT_CREDENTIALS, f"{name} is given bot credentials"
+        assert "enforcement_force_dry_run" not in fields, f"{name} sets the kill switch"
+    sample = (repo / "deploy" / "sample.env").read_text(encoding="utf-8")
+    uncommented = set(re.findall(r"^(MODSTREAM_[A-Z0-9_]+)=", sample, flags=re.MULTILINE))
+    assert not {env_name_to_field(var) for var in uncommented} & BOT_CREDENTIALS
+
+    settings = settings_from(_environment(_services(compose)["enforcement"]), monkeypatch)
+    assert settings.enforcement_force_dry_run is False
+    for field in BOT_CREDENTIALS:
+        assert not getattr(settings, field), f"{field} is set"
+    assert settings.onebot_api_url is None and not settings.onebot_api_urls
+    assert settings.enforcement_group == "modstream-enforcement"
 
 
 def test_kafka_runs_in_kraft_mode_from_the_official_pinned_image(compose: Compose) -> None:

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import CONSUMER_GROUPS, K8S_DIR, SCHEMAS, SERVICES, env_name_to_field
+from deploy_support import (
+    BOT_CREDENTIALS,
+    CONSUMER_GROUPS,
+    CONSUMER_TOPICS,
+    K8S_DIR,
+    SCHEMAS,
+    SERVICES,
+    env_name_to_field,
+    settings_from,
+)
 from jsonschema import Draft202012Validator
 
 from shared.tokens import TokenStore
@@ -21,7 +30,9 @@ PORT_SETTING = {
     "ingest": "MODSTREAM_INGEST_PORT",
     "moderation": "MODSTREAM_METRICS_PORT",
     "reporting": "MODSTREAM_REPORTING_PORT",
+    "enforcement": "MODSTREAM_METRICS_PORT",
 }
+SETTINGS_NAME = re.compile(r"\bMODSTREAM_[A-Z0-9_]+\b")
 QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 SCALE = {
     None: 1.0,
@@ -77,6 +88,27 @@ def _port_number(container: Obj, port: int | str) -> int:
 
 def _scaled_objects(manifests: Manifests) -> list[Obj]:
     return _of_kind(manifests, "ScaledObject")
+
+
+def _env_sources(manifests: Manifests) -> dict[str, dict[str, str]]:
+    """The keys and values of every ConfigMap and Secret, by object name."""
+    sources: dict[str, dict[str, str]] = {}
+    for obj in _of_kind(manifests, "ConfigMap") + _of_kind(manifests, "Secret"):
+        values = {**(obj.get("data") or {}), **(obj.get("stringData") or {})}
+        sources[obj["metadata"]["name"]] = {str(k): str(v) for k, v in values.items()}
+    return sources
+
+
+def _environment(manifests: Manifests, dep: Obj) -> dict[str, str]:
+    """What the container's process sees: envFrom maps in order (later wins), then env."""
+    sources = _env_sources(manifests)
+    container = _container(dep)
+    env: dict[str, str] = {}
+    for ref in container.get("envFrom", []):
+        source = ref.get("configMapRef") or ref.get("secretRef")
+        env.update(sources[source["name"]])
+    env.update({e["name"]: str(e.get("value", "")) for e in container.get("env", [])})
+    return env
 
 
 def test_kustomization_lists_every_manifest_file(kustomization: Obj) -> None:
@@ -282,10 +314,104 @@ def test_consumers_autoscale_on_their_group_lag_within_the_partition_count(
         assert int(meta["lagThreshold"]) > 0
         assert meta.get("allowIdleConsumers", "false") == "false"
         topics.add(meta["topic"])
-    expected = {f"{prefix}events"} | ({f"{prefix}decisions"} if service == "reporting" else set())
-    assert topics == expected
+    assert topics == {f"{prefix}{topic}" for topic in CONSUMER_TOPICS[service]}
+
+
+def test_consumer_groups_are_the_ones_the_services_join(
+    configmap: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KEDA reads the lag of the group named in the ScaledObject: were it not the group
+    the service joins, the autoscaler would follow a group nobody consumes in."""
+    settings = settings_from(configmap, monkeypatch)
+    for service, group in CONSUMER_GROUPS.items():
+        assert getattr(settings, f"{service}_group") == group, service
 
 
 def test_ingest_is_not_autoscaled_on_lag(manifests: Manifests) -> None:
     targets = {s["spec"]["scaleTargetRef"]["name"] for s in _scaled_objects(manifests)}
     assert _deployments(manifests)["ingest"]["metadata"]["name"] not in targets
+
+
+def test_bot_credentials_reach_the_enforcer_alone(
+    manifests: Manifests, settings_fields: frozenset[str]
+) -> None:
+    """A bot token can ban members: it must not sit in the ConfigMap, nor in a Secret that
+    ingest (internet-facing) or reporting load."""
+    assert settings_fields >= BOT_CREDENTIALS
+    (configmap,) = _of_kind(manifests, "ConfigMap")
+    in_configmap = {env_name_to_field(k) for k in configmap["data"]}
+    assert not in_configmap & BOT_CREDENTIALS, "bot tokens belong in a Secret"
+    secret_fields = {
+        name: {env_name_to_field(k) for k in keys} for name, keys in _env_sources(manifests).items()
+    }
+    for service, dep in _deployments(manifests).items():
+        refs = {r["secretRef"]["name"] for r in _container(dep)["envFrom"] if "secretRef" in r}
+        if service == "enforcement":
+            assert "modstream-enforcement-secrets" in refs
+        else:
+            assert "modstream-enforcement-secrets" not in refs, f"{service} loads bot tokens"
+            for ref in refs:
+                leaked = secret_fields[ref] & BOT_CREDENTIALS
+                assert not leaked, f"{service} loads {leaked} from {ref}"
+
+
+def test_shipped_enforcement_settings_load_and_call_no_platform(
+    manifests: Manifests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the enforcer starts with after `kubectl apply -k`: settings it can read (the
+    JSON of the rates included), the kill switch off, and no credentials, so every group
+    runs dry_run until an operator adds a token."""
+    settings = settings_from(
+        _environment(manifests, _deployments(manifests)["enforcement"]), monkeypatch
+    )
+    assert settings.enforcement_force_dry_run is False
+    for field in BOT_CREDENTIALS:
+        assert not getattr(settings, field), f"{field} is set as shipped"
+    assert settings.enforcement_rates == {}
+    for url in (settings.telegram_api_url, settings.discord_api_url, settings.slack_api_url):
+        assert url.startswith("https://"), url
+
+
+def test_names_in_manifest_comments_are_settings_fields(
+    settings_fields: frozenset[str],
+) -> None:
+    """The Secrets ship empty and say in comments which keys to add: a misspelt one
+    there becomes a key the service silently ignores."""
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        for name in SETTINGS_NAME.findall(path.read_text(encoding="utf-8")):
+            assert env_name_to_field(name) in settings_fields, f"{path.name}: {name}"
+
+
+def _allows_https_anywhere(rule: Obj) -> bool:
+    to_anywhere = not rule.get("to") or any(
+        peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" and not peer["ipBlock"].get("except")
+        for peer in rule["to"]
+    )
+    ports = rule.get("ports") or [{}]  # no ports: every port
+    https = any(
+        p.get("port") in (None, 443, "https") and p.get("protocol", "TCP") == "TCP" for p in ports
+    )
+    return to_anywhere and https
+
+
+def _blocks_https_egress(policy: Obj, pod_labels: dict[str, str]) -> bool:
+    spec = policy["spec"]
+    if not _selects(spec["podSelector"].get("matchLabels", {}), pod_labels):
+        return False
+    if "Egress" not in spec.get("policyTypes", []):
+        return False
+    return not any(_allows_https_anywhere(rule) for rule in spec.get("egress") or [])
+
+
+def test_no_network_policy_cuts_the_enforcer_off_from_https(manifests: Manifests) -> None:
+    """The enforcer works only if it reaches the platforms' APIs on 443: a NetworkPolicy
+    that restricts its egress must still let TCP 443 out to anywhere."""
+    labels = _deployments(manifests)["enforcement"]["spec"]["template"]["metadata"]["labels"]
+    for policy in _of_kind(manifests, "NetworkPolicy"):
+        name = policy["metadata"]["name"]
+        assert not _blocks_https_egress(policy, labels), f"{name} cuts the enforcer off"
+    # Guards the check itself: a default-deny of egress is caught, an HTTPS rule passes.
+    deny: Obj = {"spec": {"podSelector": {}, "policyTypes": ["Egress"]}}
+    assert _blocks_https_egress(deny, labels)
+    deny["spec"]["egress"] = [{"ports": [{"protocol": "TCP", "port": 443}]}]
+    assert not _blocks_https_egress(deny, labels)

@@ -54,6 +54,7 @@ def msg(
     platform: str = "telegram",
     mentions: int = 0,
     media: bool = False,
+    channel: str | None = None,
 ) -> MessagePostedEvent:
     env = _env(user, at, group, platform)
     return MessagePostedEvent(
@@ -61,6 +62,7 @@ def msg(
         payload=MessagePosted(
             message_id=f"m-{env['event_id']}",
             text=text,
+            channel_id=channel,
             mentions=[f"x{i}" for i in range(mentions)],
             attachments=[Attachment(kind="image", url="https://c.example/p.png")] if media else [],
         ),
@@ -93,24 +95,37 @@ def resolved(cid: str, outcome: str, at: float) -> ComplaintResolvedEvent:
     )
 
 
-def sanction(sid: str, target: str, at: float, action: str = "mute") -> SanctionAppliedEvent:
+def sanction(
+    sid: str,
+    target: str,
+    at: float,
+    action: str = "mute",
+    *,
+    duration_s: int | None = None,
+    reason: str = "by hand",
+    message_id: str | None = None,
+) -> SanctionAppliedEvent:
+    """A manual act; a mute lasts 600 s unless `duration_s` says otherwise."""
+    if duration_s is None and action == "mute":
+        duration_s = 600
     return SanctionAppliedEvent(
         **_env("op", at, GROUP, "telegram"),
         payload=SanctionApplied(
             sanction_id=sid,
             target_user_id=target,
             action=action,  # type: ignore[arg-type]
-            duration_s=600 if action == "mute" else None,
-            reason="by hand",
+            duration_s=duration_s,
+            reason=reason,
             by_role="operator",
+            target_message_id=message_id,
         ),
     )
 
 
-def revoked(sid: str, at: float) -> SanctionRevokedEvent:
+def revoked(sid: str, at: float, reason: str = "mistake") -> SanctionRevokedEvent:
     return SanctionRevokedEvent(
         **_env("op", at, GROUP, "telegram"),
-        payload=SanctionRevoked(sanction_id=sid, reason="mistake"),
+        payload=SanctionRevoked(sanction_id=sid, reason=reason),
     )
 
 

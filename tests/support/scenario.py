@@ -13,8 +13,9 @@ The story (one zh-CN group, default rules; the rule change switches it to Englis
     10th is only removed (a flood counts on the ladder once per window);
  3. a troll insults someone (warned); three members complain about the troll, which
     reaches the complaint threshold: a second warning and an escalation with the case;
- 4. an operator mutes the troll by hand, then revokes it; the troll insults again:
-    3rd violation (the revoked sanction no longer counts) -> mute 1h;
+ 4. an operator mutes the troll by hand (a manual decision), then revokes it while the
+    mute is in force (unmute); the troll insults again: 3rd violation (the revoked
+    sanction no longer counts) -> mute 1h;
  5. a redelivered event (same event id) changes nothing;
  6. an admin switches the group to English, adds "idiot" and lowers the flood limit
     to 5 (v1); an invalid v2 and a stale v1 are ignored;
@@ -231,7 +232,10 @@ def expected_decisions() -> list[tuple[str, str, str]]:
         ("warn", "abuse-words", TROLL),
         ("warn", "complaints", TROLL),
         ("escalate", "complaints", TROLL),
-        # 4. revoked manual mute does not count: 3rd violation
+        # 4. the manual mute and its revoke are decisions; the revoked mute does not
+        # count: 3rd violation
+        ("mute", "manual", TROLL),
+        ("unmute", "manual", TROLL),
         ("remove_message", "abuse-words", TROLL),
         ("mute", "abuse-words", TROLL),
         # 7. v1 rules

@@ -2,7 +2,8 @@
 
 The group is the guild, for messages as well as for membership: a member joins and
 leaves a guild, not a channel, and moderation state (warnings, mutes) follows the member
-across the guild's channels. The channel id is therefore not recorded.
+across the guild's channels. A message still records its channel (`channel_id`): Discord
+addresses a message by channel and id, so removing it or replying to it needs both.
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def _map_message(data: dict[str, Any], received_at: datetime) -> Mapping:
                            if sticker_id else None)  # fmt: skip
 
     body = message_payload(message_id, text, reply_to, mentions, attachments)
+    # Every MESSAGE_CREATE has one; a relay that drops it still gets the message judged
+    # (only its removal then cannot be addressed).
+    channel_id = opt_id(data.get("channel_id"))
+    if channel_id is not None:
+        body["channel_id"] = channel_id
     origin = Origin(PLATFORM, guild_id, user_id, received_at)
     return origin.single("message.posted", (guild_id, "msg", message_id), occurred_at, body)
 

@@ -26,6 +26,18 @@ def test_guild_message_belongs_to_the_guild() -> None:
     assert event.occurred_at == datetime(2020, 7, 14, 13, 2, 12, 171000, tzinfo=UTC)
 
 
+def test_a_message_records_its_channel_so_it_can_be_removed() -> None:
+    [event] = events_of(load("discord_message_create_1.json"))
+    assert event.payload.channel_id == "727947198481956945"
+    [reply] = events_of(load("discord_message_create_2.json"))
+    assert reply.payload.channel_id == "563557393640849437"
+    without = load("discord_message_create_1.json")
+    del without["d"]["channel_id"]
+    [event] = events_of(without)
+    assert event.payload.channel_id is None
+    assert event.payload.text == ".ping"
+
+
 def test_reply_records_the_referenced_message_and_mentions() -> None:
     [event] = events_of(load("discord_message_create_2.json"))
     assert event.payload.reply_to == "775214933398782002"

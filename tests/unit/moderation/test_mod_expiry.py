@@ -1,8 +1,8 @@
 """Expiry by index leaves exactly the state the full sweep left, event by event.
 
 The oracle is the sweep as it was before the index: every SWEEP_EVERY_S of event time,
-scan every group's members, cooldowns, ladders and cases, and the partition's repeat
-fingerprints, with the conditions of the rules in force. The engine under test must hold
+scan every group's members, cooldowns, ladders, cases and mutes and bans in force, and the
+partition's repeat fingerprints, with the conditions of the rules in force. The engine under test must hold
 the same state after every event (so the same decisions), across rule changes that
 shorten and lengthen every window, out-of-order events, and restarts from a snapshot.
 """
@@ -51,6 +51,8 @@ class FullSweepEngine(Engine):
             for case in list(g.cases.values()):
                 if cases.is_stale(case, now, window, rules.ladder.expire_after):
                     cases.forget(g, case)
+            for ref in [r for r, (_, _, until) in g.sanctions.items() if until and until <= now]:
+                del g.sanctions[ref]
         oldest = now - state.repeat_horizon
         for key in list(state.repeats):
             kept_repeats = [e for e in state.repeats[key] if e[0] > oldest]

@@ -1,0 +1,1 @@
+"""One adapter per platform: a step -> the documented call(s), the answer -> an outcome."""
