@@ -324,6 +324,9 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
 
 # Manual moderation events: only operators and admins may post them.
 MANUAL_TYPES = frozenset({"complaint.resolved", "sanction.applied", "sanction.revoked"})
+# The rule id of decisions moderation makes for a person's own act (a sanction or a
+# revoke posted through the API): the act is on record as its own event too.
+MANUAL_RULE = "manual"
 # Events only a service makes (actor role `system`): no token may post them.
 SYSTEM_TYPES = frozenset({"enforcement.recorded"})
 

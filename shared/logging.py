@@ -10,7 +10,9 @@ from typing import Any
 
 import structlog
 
-LIBRARY_LOGGERS = ("aiokafka", "faststream", "pymongo", "uvicorn.access")
+# httpx logs every request's URL at INFO, and a Telegram Bot API URL holds the bot's token:
+# warnings only.
+LIBRARY_LOGGERS = ("aiokafka", "faststream", "pymongo", "uvicorn.access", "httpx", "httpcore")
 _SECRET_FIELDS = ("token", "secret", "signature", "authorization", "password")
 
 

@@ -10,7 +10,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.settings import Settings
 
 
-def make_mongo(settings: Settings, timeout_s: float | None = None) -> AsyncMongoClient:
+def make_mongo(
+    settings: Settings, timeout_s: float | None = None, *, retry_writes: bool = True
+) -> AsyncMongoClient:
     """A client whose every wait is bounded.
 
     PyMongo's defaults wait on a store that accepts connections but never answers (a
@@ -26,6 +28,11 @@ def make_mongo(settings: Settings, timeout_s: float | None = None) -> AsyncMongo
     checkout and reply of each operation together) for a client that serves requests only
     (ingest's): every operation then fails within it, so a caller that falls back on a
     store error (ingest's dedup) answers in time. A `pymongo.timeout()` block overrides it.
+
+    `retry_writes=False` is for a caller whose every write is idempotent on its own terms
+    (the enforcer's ledger: an insert that may meet its own earlier copy, `$set`s of whole
+    step records) and that retries from its checkpoint anyway: the server then keeps no
+    retryable-write record per write (SecantusDB scans all of them on every write).
     """
     options: dict[str, Any] = {}
     if timeout_s is not None:
@@ -37,6 +44,7 @@ def make_mongo(settings: Settings, timeout_s: float | None = None) -> AsyncMongo
         socketTimeoutMS=settings.mongo_socket_timeout_ms,
         tz_aware=True,
         uuidRepresentation="standard",
+        retryWrites=retry_writes,
         **options,
     )
 

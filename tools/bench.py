@@ -36,6 +36,7 @@ from tools.catchup import positions
 from tools.demo import batches
 from tools.devstack import DevStack, wait_url_ready
 from tools.embedded import EmbeddedStack, free_port
+from tools.instant_platform import InstantTelegram
 from tools.simulator.community import simulate
 
 BENCH_START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -621,6 +622,94 @@ async def bench_scale(run: BenchRun) -> None:
         )
 
 
+async def bench_enforcement(run: BenchRun) -> None:
+    """Decisions carried out per second by one enforcer process against a platform that
+    answers at once (each a Telegram mute: intent on the ledger, a paced call, the
+    outcome, the record published), beside raw httpx calls to the same server."""
+    run.console.print("[bold]enforcement[/]: one process vs raw httpx calls, instant platform")
+    n = 2_000 if run.quick else 20_000
+    fake = InstantTelegram().start()
+    try:
+        token = "7000000001:bench"
+        raw = await _raw_calls(f"{fake.url}/bot{token}/restrictChatMember", n, 64)
+        s = run.settings()
+        await ensure_topics(s)
+        now = datetime.now(UTC)
+        records = [
+            (
+                f"telegram:-100{1000 + i % 200}".encode(),
+                json.dumps(
+                    {
+                        "schema_version": 2,
+                        "decision_id": f"d-bench-{i}",
+                        "group_key": f"telegram:-100{1000 + i % 200}",
+                        "target_user_id": str(10_000 + i),
+                        "action": "mute",
+                        "duration_s": 600,
+                        "rule_id": "flood",
+                        "ruleset_version": 1,
+                        "reason": "flood",
+                        "cause_event_ids": [f"e-{i}"],
+                        "decided_at": now.isoformat(),
+                        "language": "en",
+                        "enforcement": "live",
+                        "notify": False,
+                    }
+                ).encode(),
+            )
+            for i in range(n)
+        ]
+        stack = run.stack(s, "enforcement")
+        stack.extra_env |= {
+            "MODSTREAM_TELEGRAM_API_URL": fake.url,
+            "MODSTREAM_TELEGRAM_BOT_TOKEN": token,
+            # Pacing stays on (its store round trips are part of the cost), out of the way.
+            "MODSTREAM_ENFORCEMENT_RATES": json.dumps({"telegram.chat": 1e6, "telegram.bot": 1e6}),
+        }
+        proc = stack.start_service("enforcement")
+        try:
+            await wait_until(partial(_logged, stack, "partitions assigned", 1), 120)
+            await asyncio.sleep(0.5)
+            t0 = time.perf_counter()
+            await produce_raw(s, s.decisions_topic, records)
+            await wait_until(partial(_enforced, s, n), 900, every=0.1)
+            rate = n / (time.perf_counter() - t0)
+            peak = rss_peak_mib(proc.pid)
+        finally:
+            stack.stop()
+    finally:
+        fake.stop()
+    run.add(
+        Row(
+            "enforcement",
+            "decisions carried out/s, one process (Telegram mutes, instant platform)",
+            rate,
+            "decisions/s",
+            "raw httpx calls/s, same server, 64 at once",
+            raw,
+            note=f"{fake.calls - n:,} calls by the enforcer; peak RSS {peak:,.0f} MiB",
+        )
+    )
+
+
+async def _raw_calls(url: str, n: int, concurrency: int) -> float:
+    body = {"chat_id": -1001000, "user_id": 1, "permissions": {"can_send_messages": False}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        left = iter(range(n))
+
+        async def worker() -> None:
+            for _ in left:
+                (await client.post(url, json=body)).raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n / (time.perf_counter() - t0)
+
+
+async def _enforced(s: Settings, total: int) -> bool:
+    return (await positions(s)).enforcement_done >= total
+
+
 async def _service_logged(stack: DevStack, name: str, text: str) -> bool:
     log = stack.workdir / f"{name}.log"
     return log.exists() and text in log.read_text(errors="replace")
@@ -714,7 +803,15 @@ def run_bench(console: Console, quick: bool, out: Path, only: list[str] | None =
     try:
         events = sim_events(run.n)
         records = encoded(events)
-        stages = only or ["ingest", "moderation", "reporting", "latency", "rebuild", "scale"]
+        stages = only or [
+            "ingest",
+            "moderation",
+            "reporting",
+            "latency",
+            "rebuild",
+            "scale",
+            "enforcement",
+        ]
 
         async def main() -> None:
             if "ingest" in stages:
@@ -729,6 +826,8 @@ def run_bench(console: Console, quick: bool, out: Path, only: list[str] | None =
                 await bench_rebuild(run)
             if "scale" in stages:
                 await bench_scale(run)
+            if "enforcement" in stages:
+                await bench_enforcement(run)
 
         asyncio.run(main())
     finally:

@@ -27,6 +27,13 @@ class Positions:
     moderation_done: int
     reporting_events_done: int
     reporting_decisions_done: int
+    # The enforcer's progress on the decisions (its records land on the events topic, so
+    # the others catch up on those after it).
+    enforcement_done: int = 0
+
+    @property
+    def enforced(self) -> bool:
+        return self.enforcement_done >= self.decisions_end
 
     @property
     def caught_up(self) -> bool:
@@ -54,7 +61,11 @@ async def positions(settings: Settings) -> Positions:
     # every event up to the ends is decided and every one of those decisions is folded.
     committed = await committed_offsets(
         settings.kafka_bootstrap,
-        {settings.moderation_group: events, settings.reporting_group: events + decisions},
+        {
+            settings.moderation_group: events,
+            settings.reporting_group: events + decisions,
+            settings.enforcement_group: decisions,
+        },
     )
     ends = await log_end_offsets(settings.kafka_bootstrap, events + decisions)
 
@@ -67,20 +78,27 @@ async def positions(settings: Settings) -> Positions:
         done(settings.moderation_group, events),
         done(settings.reporting_group, events),
         done(settings.reporting_group, decisions),
+        done(settings.enforcement_group, decisions),
     )
 
 
 async def wait_caught_up(
-    settings: Settings, timeout: float = 300.0, settle: float = 1.0
+    settings: Settings,
+    timeout: float = 300.0,
+    settle: float = 1.0,
+    *,
+    enforcement: bool = False,
 ) -> Positions:
-    """Until every consumer has processed everything (and decisions stopped growing)."""
+    """Until every consumer has processed everything (and decisions stopped growing);
+    with `enforcement`, the enforcer too (and the others its records)."""
     deadline = time.monotonic() + timeout
     last: Positions | None = None
     while True:
         pos = await positions(settings)
-        if pos.caught_up and last is not None and last == pos:
+        done = pos.caught_up and (pos.enforced or not enforcement)
+        if done and last is not None and last == pos:
             return pos
         if time.monotonic() > deadline:
             raise TimeoutError(f"consumers not caught up after {timeout}s: {pos}")
-        last = pos if pos.caught_up else None
+        last = pos if done else None
         await asyncio.sleep(settle)

@@ -157,6 +157,28 @@ def summary_table(stack: DevStack) -> Table:
     return table
 
 
+def enforcement_table(stack: DevStack) -> Table:
+    """What the enforcer would have done (the demo runs it dry: no platform is called)."""
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
+    table = Table(title="enforcement (dry run: what it would have called)")
+    for col in ("group", "decided", "would have done", "unsupported", "example call"):
+        table.add_column(col, justify="left" if col in ("group", "example call") else "right")
+    with httpx.Client(base_url=stack.reporting_url, headers=headers, timeout=30) as client:
+        for g in client.get("/v1/groups").json().get("items", []):
+            key = g["group_key"]
+            page = client.get(f"/v1/groups/{key}/enforcement", params={"limit": 1}).json()
+            totals = page.get("totals", {})
+            example: dict[str, Any] = next(iter(page.get("would_have") or []), {})
+            table.add_row(
+                key,
+                str(totals.get("decided", 0)),
+                str(totals.get("dry_run", 0)),
+                str(totals.get("unsupported", 0)),
+                f"{example.get('action', '')}: {example.get('platform_call', '')}"[:70],
+            )
+    return table
+
+
 def run_demo(
     console: Console,
     workdir: Path,
@@ -169,6 +191,9 @@ def run_demo(
 ) -> None:
     total = events or DEFAULT_EVENTS
     stack = DevStack.from_settings(workdir, settings)
+    # The demo's community is simulated: its decisions must never reach a real platform,
+    # whatever credentials the environment holds.
+    stack.extra_env["MODSTREAM_ENFORCEMENT_FORCE_DRY_RUN"] = "true"
     missing = [r for r in ("admin", "operator", "platform") if not getattr(stack.tokens, r)]
     if missing:
         raise SystemExit(
@@ -214,7 +239,9 @@ def run_demo(
             post_all(client, stack, rule_events, advance)
             post_all(client, stack, simulate(seed, total, DEMO_START), advance)
             fold = progress.add_task(
-                "moderation + reporting catching up", total=total + len(rule_events), rate="-"
+                "moderation, enforcement, reporting catching up",
+                total=total + len(rule_events),
+                rate="-",
             )
 
             async def follow() -> None:
@@ -228,7 +255,7 @@ def run_demo(
 
                 ticker = asyncio.create_task(tick())
                 try:
-                    await wait_caught_up(settings, timeout=900)
+                    await wait_caught_up(settings, timeout=900, enforcement=True)
                 finally:
                     ticker.cancel()
 
@@ -236,6 +263,7 @@ def run_demo(
             progress.update(fold, completed=total + len(rule_events))
         console.print(f"streamed {total:,} events in {time.monotonic() - started:,.1f}s")
         console.print(summary_table(stack))
+        console.print(enforcement_table(stack))
         _where_to_look(console, stack)
         if keep_running:
             console.print("[green]the stack keeps running[/]: Ctrl-C to stop")

@@ -35,7 +35,7 @@ async def main(settings: Settings | None = None) -> None:
     await retry_until_up(lambda: ensure_topics(settings), log)
     broker = make_broker(settings, client_id="modstream-enforcement")
     await retry_until_up(broker.start, log)
-    mongo = make_mongo(settings)
+    mongo = make_mongo(settings, retry_writes=False)
     db = database(mongo, settings)
     store = EnforcementStore(db)
     await retry_until_up(store.ensure_indexes, log)

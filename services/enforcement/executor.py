@@ -202,33 +202,31 @@ class Enforcer:
             has_credentials=may_call,
         )
         entry_id = ledger_id(decision.group_key, decision.decision_id)
-        entry = await self.store.find(entry_id)
-        if entry is None:
-            plan = plan_decision(
-                decision, mode=mode, now=self.clock(), max_age_s=MAX_AGE_S, notes=tuple(notes)
-            )
-            records = [StepRecord(kind=s.step.kind, call="") for s in plan.steps]
-            if plan.mode == "dry_run" or plan.refused is not None or client is None:
-                # No call will be made: one write of the whole entry.
-                return await self._finish_quiet(decision, plan, records, client, entry_id)
-            entry = await self.store.open_entry(
-                {
-                    "_id": entry_id,
-                    "group_key": decision.group_key,
-                    "decision_id": decision.decision_id,
-                    "state": "open",
-                    "plan": plan_to_doc(plan),
-                    "steps": [asdict(r) | {"state": "pending"} for r in records],
-                    "opened_at": self.clock(),
-                }
-            )
+        plan = plan_decision(
+            decision, mode=mode, now=self.clock(), max_age_s=MAX_AGE_S, notes=tuple(notes)
+        )
+        records = [StepRecord(kind=s.step.kind, call="") for s in plan.steps]
+        if plan.mode == "dry_run" or plan.refused is not None or client is None:
+            # No call will be made: one write of the whole entry (an earlier one wins).
+            return await self._finish_quiet(decision, plan, records, client, entry_id)
+        # The intent, before any call; an entry already there (a restart) is in force.
+        entry = await self.store.open_entry(
+            {
+                "_id": entry_id,
+                "group_key": decision.group_key,
+                "decision_id": decision.decision_id,
+                "state": "open",
+                "plan": plan_to_doc(plan),
+                "steps": [asdict(r) | {"state": "pending"} for r in records],
+                "opened_at": self.clock(),
+            }
+        )
         if entry.get("state") == "recorded":
             return None if entry.get("published") else dict(entry["record"])
-        # Resuming (or just opened): the plan on the ledger is the one in force.
         plan = plan_from_doc(entry["plan"])
         records = [StepRecord(**_plain(r)) for r in entry["steps"]]
         states = [str(r.get("state", "pending")) for r in entry["steps"]]
-        if client is None:
+        if client is None:  # the platform's bot went away between two runs
             for record in records:
                 record.result, record.error = "failed", "the group's bot is no longer configured"
         else:
@@ -373,7 +371,13 @@ class Enforcer:
             result, attempts = await self._call(client, planned.step, plan.target, bot)
             record.attempts += attempts
             _apply(record, result, is_send(planned.step.kind), attempts)
-            await self._save(entry_id, i, record, "final")
+            if is_send(planned.step.kind):
+                # A send's result is written at once: the window in which a restart would
+                # call a delivered notice `unknown` stays one store write wide. A sanction
+                # call's result rides on the finishing write: repeating it is harmless.
+                await self._save(entry_id, i, record, "final")
+            else:
+                states[i] = "final"
 
     async def _save(self, entry_id: str, i: int, record: StepRecord, state: str) -> None:
         await self.store.set_step(entry_id, i, asdict(record) | {"state": state})
@@ -388,11 +392,13 @@ class Enforcer:
     ) -> tuple[CallResult, int]:
         """One step, paced and retried: transient answers again after the platform's wait
         (or a backoff), a bounded number of times; a send that may have arrived is never
-        repeated."""
+        repeated. A rate limit is the platform saying when, not a failure: it does not use
+        up the attempts, only a budget of waiting (ENFORCEMENT_RATE_LIMIT_BUDGET_S)."""
         chat = None if step.kind == "notice_private" else target.group_id
         keys = rate_keys(self.settings.enforcement_rates, target.platform, bot or "", chat)
         backoff = Backoff(0.25, self.settings.enforcement_backoff_max_s)
-        attempts = 0
+        attempts = failures = 0
+        waited = 0.0
         while True:
             attempts += 1
             await self.limiter.acquire(keys)
@@ -415,14 +421,18 @@ class Enforcer:
                 return result, attempts
             if is_send(step.kind) and result.maybe_delivered:
                 return result, attempts
-            if attempts >= self.settings.enforcement_max_attempts:
-                return result, attempts
-            reason = "rate_limited" if result.retry_after is not None else "transient"
-            ENFORCEMENT_RETRIES.labels(target.platform, reason).inc()
             if result.retry_after is not None:
+                waited += result.retry_after
+                if waited > self.settings.enforcement_rate_limit_budget_s:
+                    return result, attempts
+                ENFORCEMENT_RETRIES.labels(target.platform, "rate_limited").inc()
                 await self._hold(keys, result.retry_after)
-            else:
-                await self.sleep(backoff.next())
+                continue
+            failures += 1
+            if failures >= self.settings.enforcement_max_attempts:
+                return result, attempts
+            ENFORCEMENT_RETRIES.labels(target.platform, "transient").inc()
+            await self.sleep(backoff.next())
 
     async def _hold(self, keys: list[RateKey], retry_after: float) -> None:
         until = self.clock() + retry_after

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.enforcement.store import LIMITS
+from shared.consumer import Retryable
 
 # Calls per second unless ENFORCEMENT_RATES says otherwise: the platforms' documented or
 # advised limits, a little under. Telegram: 20 messages a minute in a group, 30 a second
@@ -64,31 +66,41 @@ class StoreLimiter:
         """Reserve a slot on every key and wait for the latest; the seconds waited."""
         slot = 0.0
         for key in keys:
-            now = self.clock()
-            doc = await self.limits.find_one_and_update(
-                {"_id": key.key},
-                [
-                    {
-                        "$set": {
-                            "tat": {
-                                "$add": [
-                                    {"$max": [{"$ifNull": ["$tat", 0.0]}, now]},
-                                    key.interval_s,
-                                ]
-                            }
-                        }
-                    }
-                ],
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-            assert doc is not None
-            slot = max(slot, float(doc["tat"]) - key.interval_s)
+            slot = max(slot, await self._reserve(key))
         wait = slot - self.clock()
         if wait > 0:
             await asyncio.sleep(wait)
             return wait
         return 0.0
+
+    async def _reserve(self, key: RateKey) -> float:
+        """The start of this call's slot on one key. Two replicas creating a key at once
+        race on its upsert (one may see a duplicate key, or no document): try again."""
+        for _ in range(5):
+            now = self.clock()
+            try:
+                doc = await self.limits.find_one_and_update(
+                    {"_id": key.key},
+                    [
+                        {
+                            "$set": {
+                                "tat": {
+                                    "$add": [
+                                        {"$max": [{"$ifNull": ["$tat", 0.0]}, now]},
+                                        key.interval_s,
+                                    ]
+                                }
+                            }
+                        }
+                    ],
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return float(doc["tat"]) - key.interval_s
+        raise Retryable(f"rate key {key.key}: no reservation after 5 tries")
 
     async def hold(self, keys: list[RateKey], until: float) -> None:
         """No call on these keys before `until` (the platform said: retry after)."""

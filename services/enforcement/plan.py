@@ -150,7 +150,7 @@ def plan_decision(
             refused=f"decided at {decision.decided_at.isoformat()}, more than "
             f"{max_age_s:.0f} s ago: too late to carry out",
         )
-    if action in ("mute", "ban") and until is not None and until <= now:
+    if mode == "live" and action in ("mute", "ban") and until is not None and until <= now:
         return replace(base, refused=f"its time was over (until {until}) before it was carried out")
     if action == "remove_message" and not decision.target_message_id:
         return replace(base, refused="the decision names no message to remove")

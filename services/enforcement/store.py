@@ -21,6 +21,8 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.consumer import Retryable
+
 LEDGER = "enforcement_ledger"
 CHECKPOINTS = "enforcement_checkpoints"
 SCHEDULE = "enforcement_schedule"
@@ -69,13 +71,15 @@ class EnforcementStore:
 
     async def open_entry(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Write the intent (plan and steps) unless an entry exists; the entry in force."""
-        try:
-            await self.ledger.insert_one(doc)
-            return doc
-        except DuplicateKeyError:
-            found = await self.ledger.find_one({"_id": doc["_id"]})
-            assert found is not None
-            return found
+        for _ in range(3):
+            try:
+                await self.ledger.insert_one(doc)
+                return doc
+            except DuplicateKeyError:
+                found = await self.ledger.find_one({"_id": doc["_id"]})
+                if found is not None:
+                    return found
+        raise Retryable(f"ledger entry {doc['_id']} neither inserted nor found")
 
     async def find(self, entry_id: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": entry_id})

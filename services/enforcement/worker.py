@@ -78,8 +78,16 @@ class EnforcementWorker:
                         continue
                     by_group[decision.group_key].append(decision)
                 done[tp] = batch[-1].offset + 1
-            results = await asyncio.gather(*(self._group(ds) for ds in by_group.values()))
-            out = [r for group in results for r in group]
+            # Every group runs to its end even when one fails: a failure rewinds the batch,
+            # and a group still in flight then would run beside its own replay (and could
+            # send a notice the replay, not yet seeing it on the ledger, sends again).
+            results = await asyncio.gather(
+                *(self._group(ds) for ds in by_group.values()), return_exceptions=True
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise failures[0]
+            out = [r for group in results if not isinstance(group, BaseException) for r in group]
             futures = [
                 await self.broker.publish(
                     json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(),

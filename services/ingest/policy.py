@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.events import MANUAL_TYPES, Event, SanctionAppliedEvent
+from shared.events import MANUAL_TYPES, SYSTEM_TYPES, Event, SanctionAppliedEvent
 from shared.tokens import ADMIN_ONLY_ACTIONS, Principal
 
 # The roles whose tokens a Discord relay may post with (Discord webhooks carry no
@@ -27,6 +27,8 @@ def authorise_event(principal: Principal, event: Event) -> str | None:
     """Why this principal may not post this event, or None when it may."""
     if principal.role == "auditor":
         return "auditor tokens change nothing"
+    if event.type in SYSTEM_TYPES:
+        return f"{event.type} is written by modstream's own services, never through the API"
     scope = out_of_scope(principal, event.group_key)
     if scope:
         return scope

@@ -11,7 +11,7 @@ from services.moderation.engine_config import configured_default_rules, log_reje
 from services.moderation.factory import make_engine
 from services.moderation.snapshots import SnapshotStore
 from services.moderation.worker import SERVICE, ModerationWorker
-from shared.backoff import Backoff
+from shared.backoff import retry_until_up
 from shared.consumer import ConsumerRunner
 from shared.health import serve_health
 from shared.kafka import make_broker
@@ -30,9 +30,9 @@ async def main(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     configure_logging(SERVICE, settings.log_level)
     log = get_logger()
-    await _retry(lambda: ensure_topics(settings), log)
+    await retry_until_up(lambda: ensure_topics(settings), log)
     broker = make_broker(settings, client_id="modstream-moderation")
-    await _retry(broker.start, log)
+    await retry_until_up(broker.start, log)
     mongo = make_mongo(settings)
     worker = ModerationWorker(
         settings, build_engine(settings), broker, SnapshotStore(database(mongo, settings))
@@ -55,17 +55,6 @@ async def main(settings: Settings | None = None) -> None:
         await broker.stop()
         await mongo.close()
         log.info("moderation stopped", processed=runner.processed)
-
-
-async def _retry(start, log) -> None:  # type: ignore[no-untyped-def]
-    backoff = Backoff()
-    while True:
-        try:
-            await start()
-            return
-        except Exception as err:
-            log.warning("dependency not ready, retrying", error=str(err), backoff_s=backoff.delay)
-            await backoff.sleep()
 
 
 def run(settings: Settings | None = None) -> None:

@@ -38,6 +38,7 @@ from services.moderation.state import (
 )
 from shared import fast_codec as fast
 from shared.events import (
+    MANUAL_RULE,
     ComplaintFiledEvent,
     ComplaintResolvedEvent,
     Decision,
@@ -57,8 +58,6 @@ __all__ = ["Engine", "PartitionState", "decision_id"]
 # How often (event time) the whole partition is swept for state no rule can still use.
 SWEEP_EVERY_S = 300.0
 COMPILED_CACHE_SIZE = 1024
-# The rule id of the decisions a person's act causes (a sanction, a revoke).
-MANUAL_RULE = "manual"
 
 RejectedRules = Callable[[str, str, str], None]  # (group key, event id, why)
 

@@ -29,8 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import reads, responses
+from services.reporting.enforcement_figures import WOULD_HAVE_LIMIT
 from services.reporting.figures import FIRST_DAY, LAST_DAY, MAX_LIMIT, MAX_RANGE_DAYS, Doc
 from services.reporting.folds.periods import GRANULARITIES
+from services.reporting.folds.queue import KINDS as QUEUE_KINDS
+from services.reporting.folds.queue import SERVED as QUEUE_SERVED
+from services.reporting.folds.queue import STATUSES as QUEUE_STATUSES
 from services.reporting.history import user_history as audit_user_history
 from services.reporting.report_build import ReportMonthError
 from services.reporting.report_reads import monthly_report
@@ -55,6 +59,7 @@ ACTIONS: tuple[str, ...] = DecisionAction.__args__  # type: ignore[attr-defined]
 STATUSES = ("open", "resolved")
 SPOTCHECK_STATUSES = ("pending", "ok", "violation", "all")
 DEFAULT_LIMIT = 100
+DEFAULT_WOULD_HAVE = 20
 # The report's media types other than JSON, as the OpenAPI lists them (no parameters).
 REPORT_MEDIA_TYPES = tuple(m.partition(";")[0] for f, m in FORMATS.items() if f != "json")
 
@@ -169,6 +174,20 @@ def parse_offset(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _invalid(f"offset must be 0 or more (got {value!r})")
     return value
+
+
+def parse_queue_kind(value: Any) -> str | None:
+    """A kind of queue item the queue holds; a kind the product has but the queue does
+    not hold yet is refused too (an empty list would read as "nothing waiting")."""
+    if value is None or value == "":
+        return None
+    kind = parse_choice(value, "kind", QUEUE_KINDS)
+    if kind not in QUEUE_SERVED:
+        raise _invalid(
+            f"the queue holds no {kind} items yet; it holds: {', '.join(QUEUE_SERVED)} "
+            "(leave kind out for all of them)"
+        )
+    return kind
 
 
 def visible_groups(principal: Principal) -> frozenset[str] | None:
@@ -367,6 +386,42 @@ def build_router() -> APIRouter:
             )
 
         return await scope.read(look_up_and_record)
+
+    @router.get("/groups/{group_key}/enforcement", response_model=responses.EnforcementPage)
+    async def enforcement(
+        scope: GroupScope = Depends(group_scope),
+        date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"),
+        limit: int = DEFAULT_WOULD_HAVE,
+    ) -> Doc:
+        start, end = parse_range(date_from, date_to)
+        return await scope.read(reads.enforcement, start, end, parse_limit(limit, WOULD_HAVE_LIMIT))
+
+    @router.get("/queue", response_model=responses.QueuePage)
+    async def queue(
+        request: Request,
+        principal: Principal = Depends(reader),
+        group: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+    ) -> Doc:
+        groups = visible_groups(principal)
+        if group:
+            key = parse_group_key(group)
+            require_group(principal, key)
+            groups = frozenset({key})
+        return await _query(
+            request,
+            reads.queue,
+            groups,
+            parse_queue_kind(kind),
+            parse_choice(status, "status", QUEUE_STATUSES) if status else None,
+            parse_limit(limit),
+            parse_offset(offset),
+            datetime.now(UTC),
+        )
 
     @router.get("/users/{user_key}/history", response_model=responses.UserHistory)
     async def history(

@@ -15,6 +15,8 @@ PROJECTIONS: dict[str, int] = {
     "operators": 2,
     "spotchecks": 2,
     "groups": 1,
+    "enforcement": 1,  # v1: decided against what the enforcer did
+    "queue": 1,
 }
 
 SERVING = "projection_serving"

@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting import figures
+from services.reporting import enforcement_figures, figures, queue_figures
 from services.reporting.figures import MAX_LIMIT, Doc, shift_day
 from services.reporting.folds.spotchecks import REVIEWS
 from services.reporting.generations import collection_for
@@ -272,3 +272,54 @@ async def reviews_in_month(db: AsyncDatabase, group_key: str, month: str) -> dic
     return {
         r["event_id"]: r async for r in db[REVIEWS].find({"group_key": group_key, "month": month})
     }
+
+
+# ---------------------------------------------------------------- enforcement
+
+
+async def enforcement_month_docs(
+    db: AsyncDatabase, group_key: str, day_from: str | None, day_to: str | None
+) -> list[Doc]:
+    coll = await collection_for(db, "enforcement")
+    query: Doc = {"group_key": group_key, **month_range(day_from, day_to)}
+    return [d async for d in coll.find(query).sort("month", 1)]
+
+
+async def enforcement(
+    db: AsyncDatabase, group_key: str, day_from: str | None, day_to: str | None, limit: int
+) -> Doc:
+    docs = await enforcement_month_docs(db, group_key, day_from, day_to)
+    return enforcement_figures.enforcement_page(group_key, docs, day_from, day_to, limit)
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def queue_filter(groups: AbstractSet[str] | None, kind: str | None, status: str | None) -> Doc:
+    """The items of these groups (None: every group), of one kind and status when given."""
+    query = scope_filter(groups)
+    if kind:
+        query["kind"] = kind
+    if status:
+        query["status"] = status
+    return query
+
+
+async def queue(
+    db: AsyncDatabase,
+    groups: AbstractSet[str] | None,
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    now: datetime,
+) -> Doc:
+    """A page of queue items, oldest first (then by item document id)."""
+    coll = await collection_for(db, "queue")
+    cursor = (
+        coll.find(queue_filter(groups, kind, status))
+        .sort([("opened_at", 1), ("_id", 1)])
+        .skip(offset)
+        .limit(limit + 1)
+    )
+    return queue_figures.queue_page([d async for d in cursor], now, limit, offset)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.reporting import figures
+from services.reporting import enforcement_figures, figures
 from services.reporting.figures import Doc
 from services.reporting.folds.periods import month_bounds, previous_month
 from services.reporting.report_texts import RECOMMENDATIONS, TEXTS, format_number
@@ -56,6 +56,7 @@ class ReportInputs:
     spotcheck_items: Sequence[Mapping[str, Any]] = ()  # from figures.spotcheck_items
     operators: Sequence[Mapping[str, Any]] = ()
     sla_hours: float = 24.0
+    enforcement_months: Sequence[Mapping[str, Any]] = ()  # enforcement month documents
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,11 +72,13 @@ def report_inputs(
     reviews: Mapping[str, Mapping[str, Any]],
     operators: Sequence[Mapping[str, Any]],
     sla_hours: float,
+    enforcement_months: Sequence[Mapping[str, Any]] = (),
 ) -> ReportInputs:
     """The inputs of one group's report for `month`, from the documents as read:
     activity months up to and including it (without their days; members are summed
     over them), the month's activity documents with days, its violations month
-    documents, its complaint case views, its sampled days and reviews, its operators."""
+    documents, its complaint case views, its sampled days and reviews, its operators,
+    its enforcement month documents."""
     months = {d["period"]: d for d in activity_months}
     members = sum(int(d.get("joins", 0)) - int(d.get("leaves", 0)) for d in months.values())
     first, last = month_bounds(month)
@@ -93,6 +96,7 @@ def report_inputs(
         spotcheck_items=figures.spotcheck_items(spotcheck_days, reviews),
         operators=operators,
         sla_hours=sla_hours,
+        enforcement_months=enforcement_months,
     )
 
 
@@ -163,6 +167,11 @@ def _sanctions(inputs: ReportInputs) -> Doc:
     }
 
 
+def _enforcement(inputs: ReportInputs) -> Doc:
+    first, last = month_bounds(inputs.month)
+    return enforcement_figures.report_section(inputs.enforcement_months, first, last)
+
+
 def _repeat_offenders(inputs: ReportInputs) -> list[Doc]:
     rows = []
     for doc in inputs.offenders:
@@ -209,6 +218,19 @@ def recommendations(report: Mapping[str, Any], language: str) -> list[Doc]:
         add("spot_check_backlog", count=s["pending"])
     if report["activity"]["net_growth"] < 0:
         add("member_retention", net=report["activity"]["net_growth"])
+    e = report["enforcement"]
+    if e["not_done"]:
+        t = e["totals"]
+        add(
+            "enforcement_not_done",
+            count=e["not_done"],
+            failed=t["failed"],
+            unsupported=t["unsupported"],
+            partial=t["partial"],
+            unknown=t["unknown"],
+        )
+    if e["mode"] == "dry_run":
+        add("enforcement_dry_run", count=e["totals"]["dry_run"])
     if not out:
         add("steady")
     return out
@@ -233,6 +255,7 @@ def build_report(inputs: ReportInputs) -> Doc:
         "violations": _violations(inputs),
         "complaints": complaints,
         "sanctions": _sanctions(inputs),
+        "enforcement": _enforcement(inputs),
         "repeat_offenders": _repeat_offenders(inputs),
         "spot_checks": figures.spotcheck_outcomes(inputs.spotcheck_items),
     }

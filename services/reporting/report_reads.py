@@ -52,6 +52,7 @@ async def monthly_report(
     spot_days = await reads.spotcheck_day_docs(db, group_key, first, last)
     reviews = await reads.reviews_in_month(db, group_key, month)
     operators = await reads.operator_docs(db, group_key, month)
+    enforcement = await reads.enforcement_month_docs(db, group_key, first, last)
     return build_report(
         report_inputs(
             group_key,
@@ -65,5 +66,6 @@ async def monthly_report(
             reviews,
             operators,
             sla_hours,
+            enforcement,
         )
     )

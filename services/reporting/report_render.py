@@ -84,10 +84,54 @@ def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for action, n in s["manual"].items():
         rows.append((t["sanctions"], f"{t['manual']}: {names.get(action, action)}", str(n)))
     rows.append((t["sanctions"], t["revoked"], str(s["revoked"])))
+    rows += _enforcement_rows(report)
     sc = report["spot_checks"]
     for key in ("sampled", "reviewed", "ok", "violation", "pending"):
         rows.append((t["spot_checks"], t[key], str(sc[key])))
     return rows
+
+
+# The enforcement figures a report shows, with their text keys; `dry_run` reads "would
+# have been carried out".
+ENFORCEMENT_COLUMNS = (
+    ("decided", "decided"),
+    ("executed", "executed"),
+    ("dry_run", "would_have"),
+    ("failed", "failed"),
+    ("unsupported", "unsupported"),
+    ("partial", "partial"),
+    ("unknown", "unknown"),
+)
+
+
+def _shows_dry_run(enforcement: Mapping[str, Any]) -> bool:
+    return enforcement["mode"] in ("dry_run", "mixed") or enforcement["totals"]["dry_run"] > 0
+
+
+def _enforcement_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    t = TEXTS[report["language"]]
+    e = report["enforcement"]
+    shown = [
+        (name, text) for name, text in ENFORCEMENT_COLUMNS if name != "dry_run" or _shows_dry_run(e)
+    ]
+    rows = [(t["enforcement"], t[text], str(e["totals"][name])) for name, text in shown]
+    rows.append((t["enforcement"], t["unrecorded"], str(e["totals"]["unrecorded"])))
+    return rows
+
+
+def enforcement_table(report: Mapping[str, Any]) -> tuple[str | None, list[str], list[list[str]]]:
+    """The enforcement-by-rule table shared by Markdown and HTML: the note on a dry run
+    (None when the enforcer ran live), the header and the rows (per rule and platform)."""
+    t = TEXTS[report["language"]]
+    e = report["enforcement"]
+    note = {"dry_run": t["mode_dry_run"], "mixed": t["mode_mixed"]}.get(str(e["mode"]))
+    columns = [(n, x) for n, x in ENFORCEMENT_COLUMNS if n != "dry_run" or _shows_dry_run(e)]
+    header = [t["rule"], t["platform"], *(t[text] for _, text in columns)]
+    rows = [
+        [r["rule_id"] or t["no_rule"], r["platform"], *(str(r[name]) for name, _ in columns)]
+        for r in e["by_rule"]
+    ]
+    return note, header, rows
 
 
 def render_json(report: Mapping[str, Any]) -> str:
@@ -132,6 +176,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         )
     else:
         lines.append(t["none"])
+    note, header, enforcement_rows = enforcement_table(report)
+    lines += ["", f"## {t['enforcement_by_rule']}", ""]
+    if note:
+        lines += [note, ""]
+    if enforcement_rows:
+        lines += _md_table(header, enforcement_rows)
+    else:
+        lines.append(t["none"])
     lines += ["", f"## {t['repeat_offenders']}", ""]
     if report["repeat_offenders"]:
         lines += _md_table(
@@ -150,7 +202,13 @@ def render_html(report: Mapping[str, Any]) -> str:
     sections: dict[str, list[tuple[str, str]]] = {}
     for sec, label, value in summary_rows(report):
         sections.setdefault(sec, []).append((label, value))
-    return template.render(r=report, t=TEXTS[report["language"]], sections=sections)
+    note, header, rows = enforcement_table(report)
+    return template.render(
+        r=report,
+        t=TEXTS[report["language"]],
+        sections=sections,
+        enforcement={"note": note, "header": header, "rows": rows},
+    )
 
 
 def render_csv(report: Mapping[str, Any]) -> str:
@@ -192,6 +250,13 @@ def render_csv(report: Mapping[str, Any]) -> str:
         for action, n in s[kind].items():
             writer.writerow(["sanctions", kind, action, n])
     writer.writerow(["sanctions", "revoked", "", s["revoked"]])
+    e = report["enforcement"]
+    writer.writerow(["enforcement", "mode", "", e["mode"]])
+    for key, n in e["totals"].items():
+        writer.writerow(["enforcement", key, "", n])
+    for r in e["by_rule"]:  # the platform is the group's: one per report
+        for key, _ in (*ENFORCEMENT_COLUMNS, ("unrecorded", "")):
+            writer.writerow(["enforcement", f"by_rule.{key}", r["rule_id"] or "", r[key]])
     for r in report["repeat_offenders"]:
         writer.writerow(["repeat_offenders", "count", r["user_key"], r["count"]])
     for key, n in report["spot_checks"].items():

@@ -48,6 +48,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "pending": "Pending review",
         "recommendations": "Recommendations",
         "none": "none",
+        "enforcement": "Enforcement on the platform",
+        "decided": "Decided",
+        "executed": "Carried out",
+        "would_have": "Would have been carried out (dry run)",
+        "failed": "Failed",
+        "unsupported": "Not supported by the platform",
+        "partial": "Partly carried out",
+        "unknown": "Outcome unknown",
+        "unrecorded": "Not recorded yet",
+        "platform": "Platform",
+        "enforcement_by_rule": "Enforcement by rule",
+        "mode_dry_run": (
+            "Enforcement ran in dry run: nothing was done on the platform; the figures say "
+            "what would have been done."
+        ),
+        "mode_mixed": (
+            "Enforcement ran in dry run for part of the month: 'would have' counts what was "
+            "not done on the platform."
+        ),
+        "no_rule": "(no rule)",
         "action": "Action",
         "metric": "Metric",
         "value": "Value",
@@ -92,6 +112,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "pending": "待审核",
         "recommendations": "改进建议",
         "none": "无",
+        "enforcement": "平台执行情况",
+        "decided": "处理决定",
+        "executed": "已执行",
+        "would_have": "本应执行（试运行）",
+        "failed": "执行失败",
+        "unsupported": "平台不支持",
+        "partial": "部分执行",
+        "unknown": "结果未知",
+        "unrecorded": "尚无执行记录",
+        "platform": "平台",
+        "enforcement_by_rule": "按规则的执行情况",
+        "mode_dry_run": "本月处于试运行模式：未在平台上执行任何操作，以下数字为本应执行的操作。",
+        "mode_mixed": "本月部分时间处于试运行模式：“本应执行”为未在平台上执行的操作。",
+        "no_rule": "（无规则）",
         "action": "处罚方式",
         "metric": "指标",
         "value": "数值",
@@ -106,6 +140,8 @@ ACTION_NAMES: dict[str, dict[str, str]] = {
         "kick": "kick",
         "ban": "ban",
         "escalate": "escalated to an admin",
+        "unmute": "mute lifted",
+        "unban": "ban lifted",
     },
     "zh-CN": {
         "warn": "警告",
@@ -114,6 +150,8 @@ ACTION_NAMES: dict[str, dict[str, str]] = {
         "kick": "移出群聊",
         "ban": "封禁",
         "escalate": "上报管理员",
+        "unmute": "解除禁言",
+        "unban": "解除封禁",
     },
 }
 
@@ -152,6 +190,16 @@ RECOMMENDATIONS: dict[str, dict[str, str]] = {
             "More members left than joined ({net}): check the introduction for newcomers and "
             "collect feedback from those who leave."
         ),
+        "enforcement_not_done": (
+            "{count} decisions were not fully carried out on the platform ({failed} failed, "
+            "{unsupported} not supported, {partial} partly done, {unknown} with an unknown "
+            "outcome): check the bot's rights in the group and handle the open enforcement "
+            "items in the queue."
+        ),
+        "enforcement_dry_run": (
+            "Enforcement is in dry run: {count} actions would have been carried out. Review "
+            "them, then set the rule set's enforcement mode to live."
+        ),
         "steady": "No figure crossed a warning threshold this month: keep the current plan.",
     },
     "zh-CN": {
@@ -177,6 +225,13 @@ RECOMMENDATIONS: dict[str, dict[str, str]] = {
         "spot_check_backlog": "还有 {count} 条抽查内容未审核：建议管理员完成定期抽查。",
         "member_retention": (
             "退群人数多于新增用户（净增长 {net}）：建议检查新成员的入群介绍，并收集退群成员的反馈。"
+        ),
+        "enforcement_not_done": (
+            "{count} 项处理决定未能在平台上完整执行（失败 {failed}，平台不支持 {unsupported}，"
+            "部分执行 {partial}，结果未知 {unknown}）：建议检查机器人在群内的权限，并处理待办队列中的执行事项。"
+        ),
+        "enforcement_dry_run": (
+            "平台执行处于试运行模式：本应执行 {count} 项操作。建议核对这些操作，确认无误后将规则中的执行模式设为 live。"
         ),
         "steady": "本月各项指标均未触及预警阈值：建议保持当前运营计划。",
     },

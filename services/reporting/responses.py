@@ -311,6 +311,105 @@ class ReviewRecorded(Answer):
     reviewed_at: datetime
 
 
+# ---------------------------------------------------------------- enforcement
+
+
+class EnforcementCounts(Answer):
+    """Decisions against the enforcer's records of them (enforcement_figures)."""
+
+    decided: int = Field(description="decisions of every action but escalate")
+    off: int = Field(description="of those, decided while the group's enforcement was off")
+    executed: int = Field(description="apply records: done on the platform")
+    dry_run: int = Field(description="apply records: would have been done (dry run)")
+    failed: int
+    unsupported: int = Field(description="the platform has no such call")
+    partial: int = Field(description="some of the calls were done")
+    unknown: int = Field(description="a send whose answer was lost (never sent twice)")
+    recorded: int = Field(description="apply records of every outcome")
+    unrecorded: int = Field(description="decided - off - recorded, at least 0: not recorded yet")
+    modes: Counts = Field(description="apply records by the mode the enforcer ran in")
+    scheduled: dict[str, Counts] = Field(
+        description="the scheduler's later records: phase (lift, renew, remind) -> outcome -> n"
+    )
+
+
+class EnforcementCell(Answer):
+    rule_id: str | None = Field(description="null: records that named no rule")
+    platform: str
+    action: str
+
+
+# The rule, platform and action first (fields of the last base come first), then counts.
+class EnforcementRow(EnforcementCounts, EnforcementCell):
+    pass
+
+
+class DryRunRecord(Stored):
+    """A dry-run record: what the enforcer would have done for a decision."""
+
+    event_id: str
+    decision_id: str
+    action: str
+    phase: str = Field(examples=["apply"])
+    rule_id: str | None = None
+    target_user_id: str
+    platform_call: str = Field(examples=["POST /restrictChatMember; POST /sendMessage"])
+    calls: list[dict[str, Any]] = Field(description="each call's step and method and path")
+    at: datetime
+    day: str
+
+
+class EnforcementPage(Answer):
+    group_key: str
+    mode: str | None = Field(
+        description="how the enforcer ran in the range: live, dry_run, mixed, or null"
+    )
+    totals: EnforcementCounts
+    items: list[EnforcementRow] = Field(description="per rule, platform and action")
+    would_have: list[DryRunRecord] = Field(description="the latest dry-run records, newest first")
+
+
+# ---------------------------------------------------------------- the queue
+
+
+class QueueContext(Stored):
+    """What a person needs to act on an item; its fields depend on the kind (these are
+    `enforcement`'s)."""
+
+    action: str | None = None
+    outcome: str | None = None
+    phase: str | None = None
+    error: str | None = None
+    platform_call: str | None = None
+    attempts: int | None = None
+    target_user_id: str | None = None
+    user_key: str | None = None
+    rule_id: str | None = None
+    mode: str | None = None
+    bot: str | None = None
+    note: str | None = None
+    scheduled_at: datetime | None = None
+
+
+class QueueItem(Answer):
+    id: str = Field(description="the event id of the record that opened the item")
+    kind: str = Field(examples=["enforcement"])
+    ref: str = Field(description="what the item is about (enforcement: the decision id)")
+    group_key: str
+    opened_at: datetime | None
+    age_s: float | None = Field(description="seconds since opened_at, as of the answer")
+    status: str = Field(examples=["open", "claimed", "closed"])
+    assignee: str | None = Field(description="null until items can be claimed")
+    due_at: datetime | None = Field(description="null until the kind has an SLA")
+    context: QueueContext
+
+
+class QueuePage(Answer):
+    as_of: datetime
+    items: list[QueueItem] = Field(description="oldest first")
+    next_offset: int | None
+
+
 # ---------------------------------------------------------------- user history
 # From the archive: times are the canonical events' own ISO strings.
 
@@ -466,6 +565,33 @@ class ReportSanctions(Answer):
     by_operator: list[OperatorWork]
 
 
+class ReportEnforcementCounts(Answer):
+    decided: int
+    executed: int
+    dry_run: int = Field(description="would have been done (dry run)")
+    failed: int
+    unsupported: int
+    partial: int
+    unknown: int
+    unrecorded: int
+
+
+class ReportRuleAndPlatform(Answer):
+    rule_id: str | None
+    platform: str
+
+
+class ReportEnforcementRule(ReportEnforcementCounts, ReportRuleAndPlatform):
+    pass
+
+
+class ReportEnforcement(Answer):
+    mode: str | None = Field(examples=["live", "dry_run", "mixed"])
+    totals: ReportEnforcementCounts
+    not_done: int = Field(description="failed + unsupported + partial + unknown")
+    by_rule: list[ReportEnforcementRule] = Field(description="per rule and platform")
+
+
 class ReportOffender(Answer):
     user_key: str
     count: int
@@ -488,6 +614,7 @@ class MonthlyReport(Answer):
     violations: ReportViolations
     complaints: ComplaintFigures
     sanctions: ReportSanctions
+    enforcement: ReportEnforcement
     repeat_offenders: list[ReportOffender]
     spot_checks: SpotcheckOutcomes
     recommendations: list[Recommendation]

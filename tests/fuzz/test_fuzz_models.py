@@ -115,6 +115,39 @@ def payloads(etype: str) -> st.SearchStrategy[dict[str, Any]]:
         return st.fixed_dictionaries(
             {"sanction_id": ids, "reason": st.text(min_size=1, max_size=50)}
         )
+    if etype == "enforcement.recorded":
+        call = st.fixed_dictionaries(
+            {
+                "step": st.sampled_from(["mute", "ban", "notice_private"]),
+                "call": st.text(min_size=1, max_size=40),
+                "result": st.sampled_from(["done", "already", "failed", "unknown", "dry_run"]),
+            },
+            optional={
+                "params": st.dictionaries(safe_keys, rules_values, max_size=3),
+                "status": st.integers(min_value=100, max_value=599),
+                "error": plain,
+                "attempts": st.integers(min_value=0, max_value=50),
+            },
+        )
+        return st.fixed_dictionaries(
+            {
+                "decision_id": ids,
+                "action": st.sampled_from(["warn", "mute", "ban", "unmute", "unban"]),
+                "outcome": st.sampled_from(
+                    ["executed", "dry_run", "failed", "unsupported", "partial", "unknown"]
+                ),
+            },
+            optional={
+                "platform_call": plain,
+                "attempts": st.integers(min_value=0, max_value=100),
+                "error": plain,
+                "phase": st.sampled_from(["apply", "lift", "renew", "remind"]),
+                "mode": st.sampled_from(["off", "dry_run", "live"]),
+                "calls": st.lists(call, max_size=3),
+                "scheduled_at": moments.map(lambda m: m.isoformat()),
+                "note": plain,
+            },
+        )
     return st.fixed_dictionaries(
         {
             "version": st.integers(min_value=1, max_value=10**6),

@@ -62,6 +62,11 @@ async def test_each_platform_carries_out_each_action(servers: Servers, tmp_path:
             got = await wait_records(settings, len(decisions))
         finally:
             run.stop()
+        # Credentials never reach the log (a Bot API URL holds the token).
+        log = run.log("enforcement-1")
+        for secret in platforms.env().values():
+            if not secret.startswith("http"):
+                assert secret not in log
         ids = [r["payload"]["decision_id"] for r in got]
         assert sorted(set(ids)) == sorted(d.decision_id for d in decisions)
         outcome = {k: p["outcome"] for k, p in by_action(got).items()}

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from services.reporting.folds import (
     activity,
     complaints,
+    enforcement,
     groups,
     operators,
+    queue,
     spotchecks,
     users,
     violations,
@@ -48,6 +50,10 @@ FOLDS: dict[str, Projection] = {
     operators.NAME: Projection(operators.NAME, operators.fold_event, None, operators.INDEXES),
     spotchecks.NAME: Projection(spotchecks.NAME, spotchecks.fold_event, None, spotchecks.INDEXES),
     groups.NAME: Projection(groups.NAME, groups.fold_event, groups.fold_decision, groups.INDEXES),
+    enforcement.NAME: Projection(
+        enforcement.NAME, enforcement.fold_event, enforcement.fold_decision, enforcement.INDEXES
+    ),
+    queue.NAME: Projection(queue.NAME, queue.fold_event, None, queue.INDEXES),
 }
 
 

@@ -9,13 +9,27 @@ from datetime import date, datetime
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext
 from services.reporting.folds.periods import Period, local, month_period
-from shared.events import MessagePosted
+from shared.events import MANUAL_RULE, Decision, MessagePosted
 
 _URL = re.compile(r"https?://\S", re.IGNORECASE)
 
 # Kinds a message can count as, in the order of precedence: a message with a URL is a
 # link whatever else it carries, so every message counts exactly once.
 MESSAGE_KINDS = ("link", "image", "video", "audio", "file", "sticker", "other", "text")
+
+# Decisions that lift a mute or ban (a revoke, an appeal overturned): enforcement actions
+# like any other, but no violation and no sanction of the member, so the folds that count
+# violations, offenders and sanctions leave them out.
+REVOKE_ACTIONS = frozenset({"unmute", "unban"})
+# Decisions with shared.events.MANUAL_RULE come from a person's act, which is on the events
+# topic and counted from there (`manual`, `sanctions`, `revoked`): its decision would count
+# it twice.
+
+
+def is_violation(decision: Decision) -> bool:
+    """Whether a decision counts as a violation of its target (the violations and users
+    folds): not a revoke, and not a person's act (counted from its own event)."""
+    return decision.action not in REVOKE_ACTIONS and decision.rule_id != MANUAL_RULE
 
 
 def user_key_of(group_key: str, user_id: str) -> str:

@@ -5,7 +5,9 @@ One document per group and month (`month`: the month of the week's Thursday, so 
 is never split, as ISO numbering does) with a sub-document per week and user
 (`weeks.<YYYY-Www>.<escaped user key>`): a batch costs one write per group and month it
 touches, not one per user and week. A document is bounded by the users active in the
-month's weeks (about 150 bytes per user and week).
+month's weeks (about 150 bytes per user and week). `violations` and `decisions` are
+what the rules held against the member: revokes (unmute, unban) and the decisions of a
+person's act (rule `manual`, as before such acts became decisions) are not counted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
-from services.reporting.folds.common import message_kind, user_key_of
+from services.reporting.folds.common import is_violation, message_kind, user_key_of
 from services.reporting.folds.periods import periods_of
 from shared.events import Decision, Event, MessagePostedEvent
 from shared.settings import Settings
@@ -49,6 +51,8 @@ def fold_event(batch: Batch, event: Event, ctx: GroupContext, settings: Settings
 
 
 def fold_decision(batch: Batch, decision: Decision, ctx: GroupContext) -> None:
+    if not is_violation(decision):
+        return  # a revoke, or a person's act: not what the rules held against the member
     target = user_key_of(ctx.group_key, decision.target_user_id)
     delta, user, _ = _week_doc(batch, ctx, target, decision.decided_at)
     delta.inc[f"{user}.violations"] += 1

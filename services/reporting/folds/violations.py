@@ -10,6 +10,8 @@ Two kinds of document, told apart by `kind`, each updated at most once per batch
 - "decisions": per group and local ISO week (`week`, `start`, `end`): `items`, every
   decision of the week, kept sorted by (`at`, `decision_id`) in the store, so the list is
   the same whatever batches delivered it.
+Revokes (unmute, unban decisions) are no violation, and the decisions a person's act
+causes (rule `manual`) repeat a sanction counted from its event: both are left out.
 User keys and ids used as field names are escaped (`base.field_key`). Repeat offenders
 (two or more actions against one user, overall or in a month) are summed at read time.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.reporting.folds.base import Batch, DocDelta, GroupContext, IndexSpec, field_key
-from services.reporting.folds.common import month_doc, user_key_of
+from services.reporting.folds.common import is_violation, month_doc, user_key_of
 from services.reporting.folds.operators import operator_of
 from services.reporting.folds.periods import local, week_period
 from shared.events import Decision, Event, SanctionAppliedEvent, SanctionRevokedEvent
@@ -57,6 +59,8 @@ def _offense(delta: DocDelta, user_key: str, at: datetime, action: str) -> str:
 
 
 def fold_decision(batch: Batch, decision: Decision, ctx: GroupContext) -> None:
+    if not is_violation(decision):
+        return  # a revoke, or a person's act (counted from its event)
     at = decision.decided_at
     month, day_prefix, day, month_label = _month(batch, ctx, at)
     user_key = user_key_of(ctx.group_key, decision.target_user_id)

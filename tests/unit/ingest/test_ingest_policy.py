@@ -117,3 +117,19 @@ def test_the_policy_is_pure() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert run.stdout.strip() == "[]", run.stdout
+
+
+@pytest.mark.parametrize("role", ["platform", "operator", "admin"])
+def test_no_token_may_forge_the_enforcers_records(role: str) -> None:
+    """enforcement.recorded says what was done on a platform: only the enforcer writes it."""
+    record = event_dict(
+        "e-forged",
+        "enforcement.recorded",
+        G,
+        "42",
+        decision_id="d-1",
+        action="ban",
+        outcome="executed",
+    )
+    why = authorise_event(principal(role), make(record))
+    assert why is not None and "never through the API" in why

@@ -62,6 +62,8 @@ def test_every_json_route_documents_its_success_body(spec: dict[str, Any]) -> No
         "GET /v1/groups/{group_key}/complaints",
         "GET /v1/groups/{group_key}/operators",
         "GET /v1/groups/{group_key}/spotchecks",
+        "GET /v1/groups/{group_key}/enforcement",
+        "GET /v1/queue",
         "POST /v1/groups/{group_key}/spotchecks/{event_id}/review",
         "GET /v1/users/{user_key}/history",
         "GET /v1/reports/{group_key}/{month}",

@@ -1,6 +1,7 @@
 // modstream dashboard: reads the scoped /v1 API with the token the user typed.
 // After every draw it sets window.__charts_ready = {messages, active_users, joins, leaves,
-// violations, complaints, group} (data points per chart), the same as JSON in
+// violations, complaints, enforcement, would_have, queue_open, group} (data points per
+// chart, rows of the dry-run list, open enforcement items), the same as JSON in
 // body[data-charts], and body[data-charts-ready]: the hooks a headless-browser test reads.
 // The token may also come in the URL fragment: /#token=<token>[&group=<group key>].
 "use strict";
@@ -77,16 +78,50 @@ function draw(id, config) {
   charts[id] = new Chart($(id), config);
 }
 
+// Decided against what the enforcer did, per action, summed over rules.
+function enforcementByAction(items) {
+  const by = new Map();
+  for (const row of items) {
+    const into = by.get(row.action) || { decided: 0, executed: 0, dry_run: 0, failed: 0, other: 0 };
+    into.decided += row.decided;
+    into.executed += row.executed;
+    into.dry_run += row.dry_run;
+    into.failed += row.failed;
+    into.other += row.unsupported + row.partial + row.unknown;
+    by.set(row.action, into);
+  }
+  return [...by.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+function showWouldHave(records) {
+  const body = $("would-have").querySelector("tbody");
+  body.replaceChildren(...records.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.decisionId = r.decision_id;
+    for (const [text, cls] of [[r.at, ""], [r.decision_id, ""], [r.action, ""], [r.platform_call, "call"]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+  $("would-have").hidden = !records.length;
+  $("would-have-none").hidden = records.length > 0;
+}
+
 async function showGroup(group) {
   if (!group) return;
   localStorage.setItem(GROUP_KEY, group);
   document.body.dataset.chartsReady = "";
   status("Loading " + group + " …");
   const key = encodeURIComponent(group);
-  const [days, violations, complaints] = await Promise.all([
+  const [days, violations, complaints, enforcement, queue] = await Promise.all([
     dailyActivity(group),
     api(`/v1/groups/${key}/violations?${rangeQuery()}&limit=1`),
     api(`/v1/groups/${key}/complaints?limit=1000`),
+    api(`/v1/groups/${key}/enforcement?${rangeQuery()}&limit=20`),
+    api(`/v1/queue?group=${key}&kind=enforcement&status=open&limit=1000`),
   ]);
   const labels = days.map((d) => d.period);
   draw("chart-messages", {
@@ -124,6 +159,25 @@ async function showGroup(group) {
   $("complaint-figures").textContent =
     `${f.total} filed, ${f.open} open (${f.overdue} beyond ${f.sla_hours} h), ` +
     `median ${f.hours_to_resolution.median ?? "-"} h to resolution`;
+  const actions = enforcementByAction(enforcement.items);
+  draw("chart-enforcement", {
+    type: "bar",
+    data: { labels: actions.map((a) => a[0]), datasets: [
+      { label: "decided", data: actions.map((a) => a[1].decided), backgroundColor: "#1f77b4" },
+      { label: "executed", data: actions.map((a) => a[1].executed), backgroundColor: "#2ca02c" },
+      { label: "would have (dry run)", data: actions.map((a) => a[1].dry_run), backgroundColor: "#bcbd22" },
+      { label: "failed", data: actions.map((a) => a[1].failed), backgroundColor: "#d62728" },
+      { label: "unsupported / partial / unknown", data: actions.map((a) => a[1].other), backgroundColor: "#8c564b" },
+    ] },
+    options: { aspectRatio: 3 },  // the section spans the page: keep it low
+  });
+  const t = enforcement.totals;
+  const open = queue.items.length + (queue.next_offset === null ? "" : "+");
+  $("enforcement-figures").textContent =
+    `${t.decided} decided, ${t.executed} executed, ${t.dry_run} would have been (dry run), ` +
+    `${t.failed} failed, ${t.unsupported} unsupported, ${t.partial} partial, ${t.unknown} unknown; ` +
+    `mode ${enforcement.mode ?? "-"}; ${open} open in the queue`;
+  showWouldHave(enforcement.would_have);
   chartsReady({
     group,
     messages: days.length,
@@ -132,6 +186,9 @@ async function showGroup(group) {
     leaves: days.length,
     violations: rules.length,
     complaints: cases.length,
+    enforcement: actions.length,
+    would_have: enforcement.would_have.length,
+    queue_open: queue.items.length,
   });
   status(`${group}: ${days.length} days, ${violations.counts.total} violations, ${f.total} complaints`);
 }
@@ -148,7 +205,7 @@ async function loadGroups() {
   if (!body.items.length) {
     status("This token may see no group with data yet.");
     chartsReady({ group: null, messages: 0, active_users: 0, joins: 0, leaves: 0,
-      violations: 0, complaints: 0 });
+      violations: 0, complaints: 0, enforcement: 0, would_have: 0, queue_open: 0 });
     return;
   }
   const saved = localStorage.getItem(GROUP_KEY);
