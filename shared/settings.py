@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     enforcement_backoff_max_s: float = Field(default=60.0, gt=0)
     # Rate limits (429 with a retry-after) do not use up the attempts: a call waits them out
     # for up to this long in all before it is recorded `failed`.
-    enforcement_rate_limit_budget_s: float = Field(default=900.0, gt=0)
+    enforcement_rate_limit_budget_s: float = Field(default=240.0, gt=0)
     # Calls per second, shared by every replica of one bot (kept in the store): per chat
     # and per bot. Keys "<platform>.chat" / "<platform>.bot"; unset keys keep the defaults.
     enforcement_rates: dict[str, float] = Field(default_factory=dict)

@@ -668,7 +668,9 @@ async def bench_enforcement(run: BenchRun) -> None:
         }
         proc = stack.start_service("enforcement")
         try:
-            await wait_until(partial(_logged, stack, "partitions assigned", 1), 120)
+            await wait_until(
+                partial(_service_logged, stack, "enforcement", "partitions assigned"), 120
+            )
             await asyncio.sleep(0.5)
             t0 = time.perf_counter()
             await produce_raw(s, s.decisions_topic, records)

@@ -52,7 +52,9 @@ async def main(settings: Settings | None = None) -> None:
         group_id=settings.enforcement_group,
         topics=[settings.decisions_topic],
         worker=worker,
-        max_records=500,
+        # Small batches: a batch must end well within the group's poll interval (300 s)
+        # even when a chat is paced at a call every few seconds.
+        max_records=100,
     )
     scheduler = Scheduler(settings, enforcer, store, broker, bots, time.time)
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from services.enforcement.bots import Bots
 from services.enforcement.calls import CallResult, PlatformClient, Step, Target
-from services.enforcement.limiter import RateKey, StoreLimiter, rate_keys
+from services.enforcement.limiter import StoreLimiter, rate_keys
 from services.enforcement.plan import (
     Plan,
     PlannedStep,
@@ -52,6 +52,12 @@ ACTOR = {"name": "enforcement", "role": "system"}
 # long, or its ledger was lost and it re-reads an old stream; acting a day late would
 # surprise everyone, and re-acting on history would be worse.
 MAX_AGE_S = 86_400.0
+# A send that met a 5xx or a timeout is not tried again after this long: Discord's nonce
+# guards against a duplicate only for a few minutes.
+SEND_RETRY_S = 120.0
+# A 429 that says "retry after 0" still waits this long (and counts toward the budget).
+MIN_RETRY_AFTER_S = 0.1
+LOST = "sent, but the answer was lost in a restart: not sent again"
 
 
 def plan_to_doc(plan: Plan) -> dict[str, Any]:
@@ -188,8 +194,8 @@ class Enforcer:
     # ------------------------------------------------------------------ one decision
 
     async def carry_out(self, decision: Decision) -> dict[str, Any] | None:
-        """The decision's record to publish (None: its group is `off`, or the record is
-        published already)."""
+        """The decision's record to publish (None: its group is `off`, the record is
+        published already, or another replica holds the decision)."""
         if decision.enforcement == "off":
             return None
         platform, _ = split_group_key(decision.group_key)
@@ -206,12 +212,11 @@ class Enforcer:
             decision, mode=mode, now=self.clock(), max_age_s=MAX_AGE_S, notes=tuple(notes)
         )
         records = [StepRecord(kind=s.step.kind, call="") for s in plan.steps]
-        if plan.mode == "dry_run" or plan.refused is not None or client is None:
-            # No call will be made: one write of the whole entry (an earlier one wins).
-            return await self._finish_quiet(decision, plan, records, client, entry_id)
-        # The intent, before any call; an entry already there (a restart) is in force.
-        entry = await self.store.open_entry(
-            {
+        quiet = plan.mode == "dry_run" or plan.refused is not None or client is None
+        if quiet:
+            doc = self._quiet_entry(decision, plan, records, client, entry_id)
+        else:
+            doc = {
                 "_id": entry_id,
                 "group_key": decision.group_key,
                 "decision_id": decision.decision_id,
@@ -220,27 +225,47 @@ class Enforcer:
                 "steps": [asdict(r) | {"state": "pending"} for r in records],
                 "opened_at": self.clock(),
             }
-        )
+        # The intent (or, when nothing will be called, the whole entry) before any call;
+        # an entry already there (a restart, a redelivery) is the one in force.
+        entry = await self.store.open_entry(doc)
         if entry.get("state") == "recorded":
+            if entry is doc:
+                await self._cancel(decision, plan)
+                self._count(plan, doc["record"]["payload"]["outcome"])
             return None if entry.get("published") else dict(entry["record"])
+        # Open: this run's intent, or an earlier run's that a crash interrupted. Its plan
+        # is in force (its times were fixed then), whatever this run would plan now.
         plan = plan_from_doc(entry["plan"])
         records = [StepRecord(**_plain(r)) for r in entry["steps"]]
         states = [str(r.get("state", "pending")) for r in entry["steps"]]
-        if client is None:  # the platform's bot went away between two runs
-            for record in records:
-                record.result, record.error = "failed", "the group's bot is no longer configured"
+        stopped = None
+        if client is None or not may_call:
+            stopped = "the group's bot has no credentials any more: not carried out"
+        elif self.settings.enforcement_force_dry_run:
+            stopped = "the kill switch was turned on before this step: not carried out"
+        if stopped is not None:
+            for record, state in zip(records, states, strict=True):
+                if state == "sending":
+                    record.result, record.error = "unknown", LOST
+                elif state != "final":
+                    record.result, record.error = "failed", stopped
         else:
-            await self._run_steps(entry_id, plan, records, states, client, decision.bot)
+            assert client is not None
+            taken = await self._run_steps(entry_id, plan, records, states, client, decision.bot)
+            if not taken:
+                return None  # another replica is carrying this decision out
         return await self._finish(decision, plan, records, entry_id)
 
-    async def _finish_quiet(
+    def _quiet_entry(
         self,
         decision: Decision,
         plan: Plan,
         records: list[StepRecord],
         client: PlatformClient | None,
         entry_id: str,
-    ) -> dict[str, Any] | None:
+    ) -> dict[str, Any]:
+        """The finished entry of a decision that makes no call: dry_run's description of
+        the calls, or the reason it is refused."""
         now = self.clock()
         if plan.refused is None and client is not None:
             for planned, step_record in zip(plan.steps, records, strict=True):
@@ -257,36 +282,37 @@ class Enforcer:
             now=now,
             payload=payload,
         )
-        entry = await self.store.put_finished(
-            {
-                "_id": entry_id,
-                "group_key": decision.group_key,
-                "decision_id": decision.decision_id,
-                "state": "recorded",
-                "plan": plan_to_doc(plan),
-                "steps": [asdict(r) | {"state": "final"} for r in records],
-                "record": record,
-                "published": False,
-                "opened_at": now,
-            }
-        )
-        self._count(plan, payload["outcome"])
-        return None if entry.get("published") else dict(entry["record"])
+        return {
+            "_id": entry_id,
+            "group_key": decision.group_key,
+            "decision_id": decision.decision_id,
+            "state": "recorded",
+            "plan": plan_to_doc(plan),
+            "steps": [asdict(r) | {"state": "final"} for r in records],
+            "record": record,
+            "published": False,
+            "opened_at": now,
+        }
 
-    async def _finish(
-        self, decision: Decision, plan: Plan, records: list[StepRecord], entry_id: str
-    ) -> dict[str, Any]:
-        now = self.clock()
-        payload = payload_of(plan, records, rule_id=decision.rule_id, bot=decision.bot)
-        if payload["outcome"] in ("executed", "partial", "unknown"):
-            await self._schedule(decision, plan)
+    async def _cancel(self, decision: Decision, plan: Plan) -> None:
         if plan.cancels:
             await self.store.cancel_scheduled(
                 decision.group_key,
                 decision.target_user_id,
                 list(plan.cancels),
                 decision.decided_at.timestamp(),
+                keep=decision.decision_id,
             )
+
+    async def _finish(
+        self, decision: Decision, plan: Plan, records: list[StepRecord], entry_id: str
+    ) -> dict[str, Any]:
+        now = self.clock()
+        payload = payload_of(plan, records, rule_id=decision.rule_id, bot=decision.bot)
+        # What this decision replaces goes first, then what it schedules itself.
+        await self._cancel(decision, plan)
+        if payload["outcome"] in ("executed", "partial", "unknown"):
+            await self._schedule(decision, plan)
         record = record_event(
             event_id=record_event_id(decision.decision_id),
             group_key=decision.group_key,
@@ -294,18 +320,22 @@ class Enforcer:
             now=now,
             payload=payload,
         )
-        await self.store.finish(entry_id, record, [asdict(r) | {"state": "final"} for r in records])
-        self._count(plan, payload["outcome"])
+        # Only an open entry is finished: a replica that finished it first has its record
+        # in force, and that one (the same event id) is the one published.
+        stored = await self.store.finish(
+            entry_id, record, [asdict(r) | {"state": "final"} for r in records]
+        )
+        self._count(plan, stored["payload"]["outcome"])
         self.log.info(
             "decision carried out",
-            event_id=record["event_id"],
+            event_id=stored["event_id"],
             group_key=decision.group_key,
             decision_id=decision.decision_id,
             action=plan.action,
-            outcome=payload["outcome"],
-            error=payload.get("error"),
+            outcome=stored["payload"]["outcome"],
+            error=stored["payload"].get("error"),
         )
-        return record
+        return stored
 
     async def _schedule(self, decision: Decision, plan: Plan) -> None:
         items = []
@@ -346,7 +376,9 @@ class Enforcer:
         states: list[str],
         client: PlatformClient,
         bot: str | None,
-    ) -> None:
+    ) -> bool:
+        """The steps not finished yet, in order; False when another replica took a send
+        first (it carries the decision out, this run stands back)."""
         for i, planned in enumerate(plan.steps):
             record = records[i]
             state = states[i]
@@ -356,28 +388,32 @@ class Enforcer:
                 before = records[i - 1] if i else None
                 if before is None or not before.undeliverable:
                     record.result = "skipped"
-                    await self._save(entry_id, i, record, "final")
+                    states[i] = "final"
                     continue
-            if planned.step.kind in ("notice_group", "notice_private") and state == "sending":
+            send = is_send(planned.step.kind)
+            if send and state == "sending":
                 # It may have gone out; its answer was lost with the process.
-                record.result = "unknown"
-                record.error = "sent, but the answer was lost in a restart: not sent again"
+                record.result, record.error = "unknown", LOST
+                states[i] = "final"
                 await self._save(entry_id, i, record, "final")
                 continue
-            if is_send(planned.step.kind):
+            if send:
                 call, params = client.describe(planned.step, plan.target, self.clock())
                 record.call, record.params = call, dict(params)
-                await self._save(entry_id, i, record, "sending")
+                # Pending -> sending, only if still pending: of two replicas that meet one
+                # decision (a rebalance while a batch ran), one sends.
+                if not await self.store.claim_send(entry_id, i, asdict(record)):
+                    return False
             result, attempts = await self._call(client, planned.step, plan.target, bot)
             record.attempts += attempts
-            _apply(record, result, is_send(planned.step.kind), attempts)
-            if is_send(planned.step.kind):
+            _apply(record, result, send, attempts)
+            states[i] = "final"
+            if send:
                 # A send's result is written at once: the window in which a restart would
                 # call a delivered notice `unknown` stays one store write wide. A sanction
                 # call's result rides on the finishing write: repeating it is harmless.
                 await self._save(entry_id, i, record, "final")
-            else:
-                states[i] = "final"
+        return True
 
     async def _save(self, entry_id: str, i: int, record: StepRecord, state: str) -> None:
         await self.store.set_step(entry_id, i, asdict(record) | {"state": state})
@@ -399,6 +435,8 @@ class Enforcer:
         backoff = Backoff(0.25, self.settings.enforcement_backoff_max_s)
         attempts = failures = 0
         waited = 0.0
+        first = time.monotonic()
+        send = is_send(step.kind)
         while True:
             attempts += 1
             await self.limiter.acquire(keys)
@@ -419,24 +457,26 @@ class Enforcer:
                 )
             if result.outcome != "transient":
                 return result, attempts
-            if is_send(step.kind) and result.maybe_delivered:
+            if send and result.maybe_delivered:
                 return result, attempts
+            if send and result.retry_after is None and time.monotonic() - first > SEND_RETRY_S:
+                # A platform's own duplicate guard (Discord's nonce) lasts minutes: past
+                # that, a send whose answer was lost is not tried again.
+                return replace(result, maybe_delivered=True), attempts
             if result.retry_after is not None:
-                waited += result.retry_after
+                wait = max(result.retry_after, MIN_RETRY_AFTER_S)
+                waited += wait
                 if waited > self.settings.enforcement_rate_limit_budget_s:
                     return result, attempts
                 ENFORCEMENT_RETRIES.labels(target.platform, "rate_limited").inc()
-                await self._hold(keys, result.retry_after)
+                # The chat (or, for a private notice, the bot) waits, on every replica.
+                await self.limiter.hold(keys[-1:], self.clock() + wait)
                 continue
             failures += 1
             if failures >= self.settings.enforcement_max_attempts:
                 return result, attempts
             ENFORCEMENT_RETRIES.labels(target.platform, "transient").inc()
             await self.sleep(backoff.next())
-
-    async def _hold(self, keys: list[RateKey], retry_after: float) -> None:
-        until = self.clock() + retry_after
-        await self.limiter.hold(keys, until)
 
 
 def _plain(doc: dict[str, Any]) -> dict[str, Any]:

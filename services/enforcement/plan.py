@@ -59,7 +59,8 @@ class Scheduled:
     due_at: float
     # None for a reminder: no platform call; its record opens a queue item for admins.
     step: Step | None
-    # renew: the sanction's real end (the renewal plans the next capped piece up to it)
+    # renew: the sanction's real end (the renewal plans the next capped piece up to it);
+    # None: it has no end, and is renewed for as long as no revoke cancels it
     final_until: int | None = None
 
 
@@ -138,7 +139,8 @@ def plan_decision(
     key = decision.decision_id
     base = Plan(decision.decision_id, action, mode, target, (), notes=notes)
     decided = decision.decided_at.timestamp()
-    until = None if decision.duration_s is None else int(decided) + decision.duration_s
+    # No duration, or 0, is a sanction without an end (moderation reads it so too).
+    until = int(decided) + decision.duration_s if decision.duration_s else None
 
     if action == "escalate":
         return replace(
@@ -182,7 +184,10 @@ def plan_decision(
     elif action in ("mute", "ban"):
         kind = "mute" if action == "mute" else "ban"
         cap = (MUTE_CAP_S if kind == "mute" else BAN_CAP_S).get(platform)
-        if until is not None and cap is not None and until - decided > cap:
+        # Longer than the platform holds (or without an end, where mutes must have one):
+        # the first piece now, the rest renewed before each piece ends.
+        endless_mute = kind == "mute" and until is None
+        if cap is not None and ((until is not None and until - decided > cap) or endless_mute):
             step_until = int(decided) + cap
             scheduled.append(
                 Scheduled(
@@ -192,6 +197,9 @@ def plan_decision(
                     final_until=until,
                 )
             )
+        # A new sanction replaces what was planned for the member's earlier ones (a timed
+        # ban's lift must not undo a later permanent ban).
+        cancels = ("lift", "renew", "remind") if kind == "ban" else ("renew",)
         if kind == "ban" and until is not None and platform in BANS_WITHOUT_EXPIRY:
             step_until = None
             if platform == "discord":
@@ -236,12 +244,12 @@ def plan_decision(
 
 def renewal_plan(item: Scheduled, *, now: float, platform: str) -> tuple[Step, Scheduled | None]:
     """The next capped piece of a long sanction, and the renewal after it if still short."""
+    assert item.step is not None
     final = item.final_until
-    assert final is not None and item.step is not None
     cap = (MUTE_CAP_S if item.step.kind == "mute" else BAN_CAP_S)[platform]
-    piece_end = min(final, int(now) + cap)
+    piece_end = int(now) + cap if final is None else min(final, int(now) + cap)
     step = replace(item.step, until=piece_end)
-    if piece_end >= final:
+    if final is not None and piece_end >= final:
         return step, None
     return step, Scheduled("renew", piece_end - RENEW_AHEAD_S, item.step, final_until=final)
 

@@ -32,8 +32,13 @@ from shared.logging import get_logger
 from shared.metrics import ENFORCEMENT_OUTCOMES, ENFORCEMENT_SCHEDULED
 from shared.settings import Settings
 
-# How long a replica holds a due item: longer than its calls with retries can take.
-LEASE_S = 600.0
+# How long a replica holds a due item: longer than its call with retries can take (the
+# rate-limit budget, the attempts and their backoff).
+LEASE_S = 1800.0
+# A lift or renewal that cannot be made now (transient failures used up, calls switched
+# off) is tried again after this, doubling, at most an hour apart: it is never dropped.
+RETRY_FIRST_S = 30.0
+RETRY_MAX_S = 3600.0
 
 
 class Scheduler:
@@ -79,7 +84,8 @@ class Scheduler:
         if item is None:
             return False
         record = await self._carry_out(item)
-        await self._publish(item["_id"], record)
+        if record is not None:
+            await self._publish(item["_id"], record)
         return True
 
     async def publish_pending(self) -> None:
@@ -98,7 +104,9 @@ class Scheduler:
         )
         await self.store.set_scheduled(item_id, {"published": True})
 
-    async def _carry_out(self, item: dict[str, Any]) -> dict[str, Any]:
+    async def _carry_out(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """The item's call and its record (None: it waits for another try, or another
+        replica took it over)."""
         target = Target(**item["target"])
         phase = item["phase"]
         step = None if item["step"] is None else Step(**item["step"])
@@ -116,11 +124,10 @@ class Scheduler:
                 "the group's admins must re-admit the member by hand"
             )
         elif client is None or not live:
-            call, params = (
-                ("none", {}) if client is None else client.describe(step, target, self.clock())
-            )
-            records.append(StepRecord(step.kind, call, dict(params), "dry_run"))
-            outcome = "dry_run"
+            # The kill switch or missing credentials: a lift or renewal must not be lost,
+            # so it waits (no record) until the enforcer may call again.
+            await self._later(item, "calls are off (kill switch or no credentials)")
+            return None
         else:
             if phase == "renew":
                 step, next_item = renewal_plan(
@@ -129,6 +136,9 @@ class Scheduler:
                     platform=target.platform,
                 )
             result, attempts = await self.enforcer.call_step(client, step, target, item.get("bot"))
+            if result.outcome == "transient":
+                await self._later(item, result.error or "transient")
+                return None
             rec = StepRecord(step.kind, result.call, dict(result.params), "failed")
             rec.status, rec.error, rec.attempts = result.status, result.error, attempts
             if result.outcome in ("done", "already", "unsupported"):
@@ -138,23 +148,6 @@ class Scheduler:
                 outcome, error = "unsupported", result.error
             elif rec.result == "failed":
                 outcome, error = "failed", result.error
-        if next_item is not None and outcome == "executed":
-            seq = int(item["seq"]) + 1
-            base_id = item["_id"].rsplit("|", 2)[0]
-            await self.store.add_scheduled(
-                [
-                    {
-                        **{k: v for k, v in item.items() if k not in ("record", "published")},
-                        "_id": f"{base_id}|renew|{seq}",
-                        "seq": seq,
-                        "due_at": next_item.due_at,
-                        "status": "pending",
-                        "lease_until": 0.0,
-                        "step": asdict(next_item.step) if next_item.step else None,
-                    }
-                ]
-            )
-            note = "renewed again when this piece ends"
         payload: dict[str, Any] = {
             "decision_id": item["decision_id"],
             "action": item["action"],
@@ -162,7 +155,7 @@ class Scheduler:
             "platform_call": "; ".join(r.call for r in records),
             "attempts": sum(r.attempts for r in records),
             "phase": phase,
-            "mode": "live" if live else "dry_run",
+            "mode": "live",
             "calls": [
                 {
                     "step": r.kind,
@@ -182,6 +175,8 @@ class Scheduler:
             payload["rule_id"] = item["rule_id"]
         if item.get("bot"):
             payload["bot"] = item["bot"]
+        if next_item is not None and outcome == "executed":
+            note = "renewed again before this piece ends"
         if note:
             payload["note"] = note
         record = record_event(
@@ -191,9 +186,35 @@ class Scheduler:
             now=self.clock(),
             payload=payload,
         )
-        await self.store.set_scheduled(
-            item["_id"], {"status": "recorded", "record": record, "published": False}
-        )
+        fields = {"status": "recorded", "record": record, "published": False}
+        if not await self.store.finish_scheduled(item["_id"], self.owner, fields):
+            current = await self.store.schedule.find_one({"_id": item["_id"]})
+            if current is None or current.get("status") != "cancelled":
+                return None  # another replica holds it now and records it
+            # Cancelled while its call ran: the call happened, so it is on record; nothing
+            # is scheduled after it.
+            await self.store.set_scheduled(item["_id"], fields)
+            next_item = None
+        if next_item is not None and outcome == "executed":
+            seq = int(item["seq"]) + 1
+            base_id = item["_id"].rsplit("|", 2)[0]
+            await self.store.add_scheduled(
+                [
+                    {
+                        **{
+                            k: v
+                            for k, v in item.items()
+                            if k not in ("record", "published", "owner", "tries")
+                        },
+                        "_id": f"{base_id}|renew|{seq}",
+                        "seq": seq,
+                        "due_at": next_item.due_at,
+                        "status": "pending",
+                        "lease_until": 0.0,
+                        "step": asdict(next_item.step) if next_item.step else None,
+                    }
+                ]
+            )
         ENFORCEMENT_OUTCOMES.labels(target.platform, item["action"], outcome).inc()
         self.log.info(
             "scheduled call carried out",
@@ -204,3 +225,18 @@ class Scheduler:
             outcome=outcome,
         )
         return record
+
+    async def _later(self, item: dict[str, Any], why: str) -> None:
+        """Try the item again later (backoff up to an hour), unless it was cancelled."""
+        tries = int(item.get("tries", 0)) + 1
+        delay = min(RETRY_FIRST_S * 2 ** (tries - 1), RETRY_MAX_S)
+        fields = {"status": "pending", "due_at": self.clock() + delay, "tries": tries}
+        if await self.store.finish_scheduled(item["_id"], self.owner, fields):
+            self.log.warning(
+                "scheduled call postponed",
+                group_key=item["group_key"],
+                decision_id=item["decision_id"],
+                phase=item["phase"],
+                why=why,
+                retry_in_s=delay,
+            )

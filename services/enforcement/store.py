@@ -45,7 +45,7 @@ class EnforcementStore:
         await self.schedule.create_index(
             [("group_key", ASCENDING), ("user_id", ASCENDING), ("status", ASCENDING)]
         )
-        await self.ledger.create_index([("published", ASCENDING)])
+        await self.schedule.create_index([("status", ASCENDING), ("published", ASCENDING)])
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -87,16 +87,29 @@ class EnforcementStore:
     async def set_step(self, entry_id: str, index: int, step: dict[str, Any]) -> None:
         await self.ledger.update_one({"_id": entry_id}, {"$set": {f"steps.{index}": step}})
 
-    async def finish(self, entry_id: str, record: dict[str, Any], steps: list[Any]) -> None:
-        await self.ledger.update_one(
-            {"_id": entry_id},
+    async def claim_send(self, entry_id: str, index: int, step: dict[str, Any]) -> bool:
+        """Mark a send `sending` if it is still pending: whether this run may send it."""
+        result = await self.ledger.update_one(
+            {"_id": entry_id, f"steps.{index}.state": "pending"},
+            {"$set": {f"steps.{index}": step | {"state": "sending"}}},
+        )
+        return bool(result.matched_count)
+
+    async def finish(
+        self, entry_id: str, record: dict[str, Any], steps: list[Any]
+    ) -> dict[str, Any]:
+        """Finish an open entry with its record; the record in force (an entry another run
+        finished first keeps its own, so one event id always carries one record)."""
+        result = await self.ledger.update_one(
+            {"_id": entry_id, "state": "open"},
             {"$set": {"state": "recorded", "record": record, "steps": steps, "published": False}},
         )
-
-    async def put_finished(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A whole entry at once, for decisions that make no call (dry_run, refused): the
-        entry in force (an earlier one wins, so a republish keeps its bytes)."""
-        return await self.open_entry(doc)
+        if result.matched_count:
+            return record
+        found = await self.ledger.find_one({"_id": entry_id}, {"record": 1})
+        if found is None or "record" not in found:
+            raise Retryable(f"ledger entry {entry_id} was neither open nor recorded")
+        return dict(found["record"])
 
     async def mark_published(self, entry_ids: list[str]) -> None:
         if entry_ids:
@@ -115,30 +128,46 @@ class EnforcementStore:
             )
 
     async def cancel_scheduled(
-        self, group_key: str, user_id: str, phases: list[str], before: float
+        self, group_key: str, user_id: str, phases: list[str], before: float, keep: str
     ) -> int:
-        """Pending later calls this member no longer needs (a revoke came first)."""
+        """Later calls of this member's earlier decisions that a newer one makes moot (a
+        revoke, a new sanction): pending ones, and ones a scheduler is carrying out (it
+        then schedules nothing after them)."""
         result = await self.schedule.update_many(
             {
                 "group_key": group_key,
                 "user_id": user_id,
                 "phase": {"$in": phases},
-                "status": "pending",
+                "status": {"$in": ["pending", "running"]},
                 "decided_at": {"$lte": before},
+                "decision_id": {"$ne": keep},
             },
             {"$set": {"status": "cancelled"}},
         )
         return int(result.modified_count)
 
     async def claim_due(self, now: float, owner: str, lease_s: float) -> dict[str, Any] | None:
-        """One due item, leased to `owner` (another replica skips it until the lease ends;
-        a replica that died holding one frees it so)."""
+        """One due item, taken by `owner` under a lease (status `running`): another replica
+        skips it until the lease ends, and takes it over if this one died holding it."""
         return await self.schedule.find_one_and_update(
-            {"status": "pending", "due_at": {"$lte": now}, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": now + lease_s, "owner": owner}},
+            {
+                "$or": [
+                    {"status": "pending", "due_at": {"$lte": now}},
+                    {"status": "running", "lease_until": {"$lte": now}},
+                ]
+            },
+            {"$set": {"status": "running", "lease_until": now + lease_s, "owner": owner}},
             sort=[("due_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
+
+    async def finish_scheduled(self, item_id: str, owner: str, fields: dict[str, Any]) -> bool:
+        """Record a running item this owner holds; False if it was cancelled meanwhile (or
+        its lease passed to another replica)."""
+        result = await self.schedule.update_one(
+            {"_id": item_id, "status": "running", "owner": owner}, {"$set": fields}
+        )
+        return bool(result.matched_count)
 
     async def set_scheduled(self, item_id: str, fields: dict[str, Any]) -> None:
         await self.schedule.update_one({"_id": item_id}, {"$set": fields})

@@ -205,3 +205,24 @@ def test_modes_kill_switch_missing_credentials_and_old_decisions() -> None:
 def test_record_ids_are_derived_from_the_decision() -> None:
     assert record_event_id("d-1") == "enforcement:d-1"
     assert record_event_id("d-1", "lift") == "enforcement:d-1:lift:0"
+
+
+def test_a_sanction_without_an_end_is_not_refused_as_over() -> None:
+    """duration_s 0 (or none) is a sanction with no end, as moderation reads it."""
+    p = plan(decision("ban", platform="telegram", duration_s=0))
+    assert p.refused is None and p.steps[-1].step.until is None
+
+
+def test_an_endless_mute_is_renewed_for_as_long_as_no_revoke_comes() -> None:
+    p = plan(decision("mute", duration_s=None))
+    (renew,) = p.scheduled
+    assert renew.final_until is None
+    step, after = renewal_plan(renew, now=renew.due_at, platform="discord")
+    assert step.until == int(renew.due_at) + MUTE_CAP_S["discord"]
+    assert after is not None and after.final_until is None
+
+
+def test_a_new_sanction_replaces_what_was_scheduled_for_the_earlier_ones() -> None:
+    """A permanent ban after a timed one: the timed one's lift must not undo it."""
+    assert set(plan(decision("ban")).cancels) == {"lift", "renew", "remind"}
+    assert plan(decision("mute", duration_s=600)).cancels == ("renew",)
