@@ -102,6 +102,8 @@ def index_fields(stream: str, group_key: str, body: dict[str, Any]) -> dict[str,
         at = _parse_time(body.get("decided_at"))
         if body.get("target_user_id"):
             users.append(f"{platform}:{body['target_user_id']}")
+        if body.get("decision_id"):
+            refs.append(f"decision:{body['decision_id']}")
         etype = "decision"
     else:
         at = _parse_time(body.get("occurred_at"))
@@ -117,6 +119,9 @@ def index_fields(stream: str, group_key: str, body: dict[str, Any]) -> dict[str,
                 refs.append(f"complaint:{payload['complaint_id']}")
             if payload.get("sanction_id"):
                 refs.append(f"sanction:{payload['sanction_id']}")
+            # enforcement.recorded: a decision and what was done about it share a ref
+            if etype == "enforcement.recorded" and payload.get("decision_id"):
+                refs.append(f"decision:{payload['decision_id']}")
     return {
         "at": at,
         "type": etype,

@@ -124,3 +124,16 @@ def test_a_chunk_is_cut_at_the_record_limit_and_on_a_partition_change() -> None:
         (3, 4, 0),
         (5, 6, 1),
     ]
+
+
+def test_a_decision_and_its_enforcement_record_share_a_ref() -> None:
+    """An auditor finds what was done about a decision by the decision's ref."""
+    from shared.archive import index_fields
+
+    decision = index_fields("decisions", "discord:1", {"decision_id": "d-7", "target_user_id": "9"})
+    record = index_fields(
+        "events",
+        "discord:1",
+        {"type": "enforcement.recorded", "user_id": "9", "payload": {"decision_id": "d-7"}},
+    )
+    assert "decision:d-7" in decision["refs"] and "decision:d-7" in record["refs"]
