@@ -349,6 +349,10 @@ class _Simulation:
 
     def _envelope(self, draft: _Draft, n: int) -> dict[str, Any]:
         t, gs, event_type, user_id, payload = draft
+        if gs.platform == "discord" and event_type == "message.posted":
+            # A guild's messages live in channels (removing or replying to one needs it):
+            # one text channel per simulated guild, a snowflake like the guild's.
+            payload = {"channel_id": str(int(gs.group_id) + 1), **payload}
         return {
             "event_id": f"sim-{self.seed}-{n}",
             "type": event_type,
