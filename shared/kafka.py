@@ -12,6 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
+from shared.logging import get_logger
+from shared.metrics import DEADLETTERS
 from shared.settings import Settings
 
 
@@ -193,3 +195,24 @@ async def read_to_end(
         return [r for tp in tps for r in out[tp]]
     finally:
         await consumer.stop()
+
+
+async def dead_letter_record(
+    broker: KafkaBroker, settings: Settings, service: str, record: Any, reason: str
+) -> Any:
+    """Publish an unreadable (or always-failing) record's original bytes to the dead-letter
+    topic with the reason and where it came from; the publish's future (awaited by the
+    caller with its batch). Counted and logged once, here, for every consumer."""
+    DEADLETTERS.labels(service, reason.split(":")[0][:40]).inc()
+    get_logger().warning(
+        "record dead-lettered", reason=reason, partition=record.partition, offset=record.offset
+    )
+    return await broker.publish(
+        record.value or b"",
+        settings.deadletter_topic,
+        headers={
+            "x-reason": reason[:1000],
+            "x-source": f"{service}:{record.topic}:{record.partition}:{record.offset}",
+        },
+        no_confirm=True,
+    )

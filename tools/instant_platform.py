@@ -4,12 +4,9 @@ not a platform's latency. Served by uvicorn in a thread of the bench process."""
 
 from __future__ import annotations
 
-import threading
-
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tools.embedded import free_port, wait_for_port
+from tools.embedded import ThreadedServer
 
 _OK = b'{"ok":true,"result":true}'
 
@@ -18,8 +15,7 @@ class InstantTelegram:
     def __init__(self) -> None:
         self.port = 0
         self.calls = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ThreadedServer(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,18 +34,8 @@ class InstantTelegram:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> InstantTelegram:
-        self.port = free_port()
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        wait_for_port(self.port, 10.0)
+        self.port = self._serving.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+        self._serving.stop()

@@ -118,6 +118,22 @@ def call_line(records: list[StepRecord]) -> str:
     return "; ".join(r.call for r in records if r.result != "skipped")[:4096]
 
 
+def call_dicts(records: list[StepRecord]) -> list[dict[str, Any]]:
+    """The steps as the record's `calls` (shared.events.CallRecord)."""
+    return [
+        {
+            "step": r.kind,
+            "call": r.call or "none",
+            "params": r.params,
+            "result": r.result,
+            "status": r.status,
+            "error": None if r.error is None else r.error[:4096],
+            "attempts": r.attempts,
+        }
+        for r in records
+    ]
+
+
 def payload_of(
     plan: Plan,
     records: list[StepRecord],
@@ -141,18 +157,7 @@ def payload_of(
         "attempts": sum(r.attempts for r in records),
         "phase": phase,
         "mode": plan.mode,
-        "calls": [
-            {
-                "step": r.kind,
-                "call": r.call or "none",
-                "params": r.params,
-                "result": r.result,
-                "status": r.status,
-                "error": None if r.error is None else r.error[:4096],
-                "attempts": r.attempts,
-            }
-            for r in records
-        ],
+        "calls": call_dicts(records),
     }
     if error:
         payload["error"] = error[:4096]

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 
 from services.enforcement.bots import Bots
 from services.enforcement.calls import Step, Target
-from services.enforcement.executor import SERVICE, Enforcer, record_event
+from services.enforcement.executor import SERVICE, Enforcer, call_dicts, record_event
 from services.enforcement.plan import Scheduled, StepRecord, record_event_id, renewal_plan
 from services.enforcement.store import EnforcementStore
 from shared.logging import get_logger
@@ -156,18 +156,7 @@ class Scheduler:
             "attempts": sum(r.attempts for r in records),
             "phase": phase,
             "mode": "live",
-            "calls": [
-                {
-                    "step": r.kind,
-                    "call": r.call or "none",
-                    "params": r.params,
-                    "result": r.result,
-                    "status": r.status,
-                    "error": r.error,
-                    "attempts": r.attempts,
-                }
-                for r in records
-            ],
+            "calls": call_dicts(records),
         }
         if error:
             payload["error"] = error

@@ -24,8 +24,8 @@ from services.enforcement.store import EnforcementStore, ledger_id
 from shared.codec import RecordRejected, decode_decision
 from shared.consumer import Records
 from shared.events import Decision
+from shared.kafka import dead_letter_record
 from shared.logging import get_logger
-from shared.metrics import DEADLETTERS
 from shared.settings import Settings
 
 
@@ -121,16 +121,4 @@ class EnforcementWorker:
         await self.store.save_checkpoints(tp.topic, {tp.partition: record.offset + 1})
 
     async def dead_letter(self, record: Any, reason: str) -> Any:
-        DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()
-        self.log.warning(
-            "record dead-lettered", reason=reason, partition=record.partition, offset=record.offset
-        )
-        return await self.broker.publish(
-            record.value or b"",
-            self.settings.deadletter_topic,
-            headers={
-                "x-reason": reason[:1000],
-                "x-source": f"{SERVICE}:{record.topic}:{record.partition}:{record.offset}",
-            },
-            no_confirm=True,
-        )
+        return await dead_letter_record(self.broker, self.settings, SERVICE, record, reason)

@@ -20,8 +20,9 @@ from services.moderation.snapshots import SnapshotStore
 from shared.codec import RecordRejected, encode_decision
 from shared.consumer import RecordError, Records, is_transient
 from shared.fast_codec import decode_event_fast
+from shared.kafka import dead_letter_record
 from shared.logging import get_logger
-from shared.metrics import DEADLETTERS, DECISIONS
+from shared.metrics import DECISIONS
 from shared.settings import Settings
 
 SERVICE = "moderation"
@@ -154,19 +155,7 @@ class ModerationWorker:
         await asyncio.wait_for(await self.dead_letter(record, reason), 30)
 
     async def dead_letter(self, record: Any, reason: str) -> Any:
-        DEADLETTERS.labels(SERVICE, reason.split(":")[0][:40]).inc()
-        self.log.warning(
-            "record dead-lettered", reason=reason, partition=record.partition, offset=record.offset
-        )
-        return await self.broker.publish(
-            record.value or b"",
-            self.settings.deadletter_topic,
-            headers={
-                "x-reason": reason[:1000],
-                "x-source": f"{SERVICE}:{record.topic}:{record.partition}:{record.offset}",
-            },
-            no_confirm=True,
-        )
+        return await dead_letter_record(self.broker, self.settings, SERVICE, record, reason)
 
     def _capture(self, tps: set[TopicPartition]) -> list[tuple[TopicPartition, int, Any]]:
         """Copy the state of these partitions at the offsets it reflects (under the lock)."""

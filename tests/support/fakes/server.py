@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tools.embedded import free_port, wait_for_port
+from tools.embedded import ThreadedServer
 
 FaultKind = Literal["429", "5xx", "hang"]
 
@@ -100,8 +99,7 @@ class FakePlatform:
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ThreadedServer(self)
 
     # ------------------------------------------------------------------ to implement
 
@@ -232,24 +230,11 @@ class FakePlatform:
         return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def start(self) -> FakePlatform:
-        self.port = free_port()
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        wait_for_port(self.port, 10.0)
+        self.port = self._serving.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        self._server = None
-        self._thread = None
+        self._serving.stop()
 
     def __enter__(self) -> FakePlatform:
         return self.start()
