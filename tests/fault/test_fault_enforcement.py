@@ -25,7 +25,6 @@ from services.enforcement.scheduler import Scheduler
 from services.enforcement.store import EnforcementStore
 from shared.kafka import make_broker
 from shared.mongo import database, make_mongo
-from shared.settings import Settings
 from shared.topics import ensure_topics
 from tests.support.enforcement import (
     DISCORD_TOKEN,
@@ -34,6 +33,7 @@ from tests.support.enforcement import (
     decision,
     keyed,
     records,
+    wait_for_records,
 )
 from tests.support.fakes.server import FakeClock
 from tests.support.fault_kit import produce
@@ -49,16 +49,6 @@ FAST = json.dumps(
         for k, v in (("chat", 2000.0), ("bot", 20000.0))
     }
 )
-
-
-async def wait_for(settings: Settings, want: set[str], timeout: float) -> list[dict[str, Any]]:
-    """Records until every decision in `want` has one (or the time is up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await records(settings)
-        if want <= {r["payload"]["decision_id"] for r in got} or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(1.0)
 
 
 def one_record_each(got: list[dict[str, Any]], want: set[str]) -> dict[str, dict[str, Any]]:
@@ -117,7 +107,7 @@ async def test_sigkilled_enforcer_carries_out_each_decision_once(
                 run.kill("enforcement-1")
                 kills += 1
                 run.restart("enforcement-1")
-            got = await wait_for(settings, {d.decision_id for d in decisions}, 400)
+            got = await wait_for_records(settings, {d.decision_id for d in decisions}, 400)
         finally:
             run.stop()
         assert kills >= 10
@@ -190,7 +180,7 @@ async def test_a_429_storm_is_waited_out_by_two_replicas_within_the_advertised_r
             tmp_path, settings, platforms.env() | {"MODSTREAM_ENFORCEMENT_RATES": rates}, 2
         )
         try:
-            got = await wait_for(settings, {d.decision_id for d in decisions}, 300)
+            got = await wait_for_records(settings, {d.decision_id for d in decisions}, 300)
         finally:
             run.stop()
         recorded = one_record_each(got, {d.decision_id for d in decisions})
@@ -221,7 +211,7 @@ async def test_a_timed_discord_ban_is_lifted_after_its_time_across_a_restart(
         await produce(settings, keyed([ban]), topic=settings.decisions_topic)
         run = Enforcers.start(tmp_path, settings, platforms.env())
         try:
-            await wait_for(settings, {ban.decision_id}, 90)
+            await wait_for_records(settings, {ban.decision_id}, 90)
             assert platforms.discord.is_banned(discord.group_id, discord.users[0])
             run.kill("enforcement-1")  # the lift is due while nothing runs
             await asyncio.sleep(max(0.0, ban.decided_at.timestamp() + 13 - time.time()))

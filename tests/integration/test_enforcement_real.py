@@ -4,31 +4,19 @@ kill switch and missing credentials call nothing and say what they would have do
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.settings import Settings
-from tests.support.enforcement import Enforcers, Platforms, decision, keyed, records
+from tests.support.enforcement import Enforcers, Platforms, decision, keyed, wait_for_records
 from tests.support.fault_kit import produce
 from tests.support.stack import Servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 ACTIONS = ("warn", "remove_message", "mute", "unmute", "kick", "ban", "unban")
-
-
-async def wait_records(settings: Settings, n: int, timeout: float = 90.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await records(settings)
-        if len({r["event_id"] for r in got}) >= n or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.5)
 
 
 def by_action(got: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -59,7 +47,7 @@ async def test_each_platform_carries_out_each_action(servers: Servers, tmp_path:
         await produce(settings, keyed(decisions), topic=settings.decisions_topic)
         run = Enforcers.start(tmp_path, settings, platforms.env())
         try:
-            got = await wait_records(settings, len(decisions))
+            got = await wait_for_records(settings, {d.decision_id for d in decisions}, 90)
         finally:
             run.stop()
         # Credentials never reach the log (a Bot API URL holds the token).
@@ -118,7 +106,9 @@ async def test_dry_run_kill_switch_and_missing_credentials_call_nothing(
         await produce(settings, keyed([live_discord]), topic=settings.decisions_topic)
         run = Enforcers.start(tmp_path / "a", settings, env)
         try:
-            got = await wait_records(settings, len(dry) + 1)
+            got = await wait_for_records(
+                settings, {d.decision_id for d in [*dry, live_discord]}, 90
+            )
         finally:
             run.stop()
         payloads = {r["payload"]["decision_id"]: r["payload"] for r in got}
@@ -138,7 +128,9 @@ async def test_dry_run_kill_switch_and_missing_credentials_call_nothing(
             tmp_path / "b", settings, env | {"MODSTREAM_ENFORCEMENT_FORCE_DRY_RUN": "true"}
         )
         try:
-            got = await wait_records(settings, len(dry) + 2)
+            got = await wait_for_records(
+                settings, {d.decision_id for d in [*dry, live_discord, switched]}, 90
+            )
         finally:
             run.stop()
         last = {r["payload"]["decision_id"]: r["payload"] for r in got}[switched.decision_id]

@@ -4,7 +4,9 @@ and read-backs of the records and of what the platforms saw."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -199,6 +201,19 @@ async def records(settings: Settings) -> list[dict[str, Any]]:
         if event.get("type") == "enforcement.recorded":
             out.append(event)
     return out
+
+
+async def wait_for_records(
+    settings: Settings, want: set[str], timeout: float
+) -> list[dict[str, Any]]:
+    """The records on the topic once every decision in `want` has one (or the time is up:
+    the caller's assertions then say what is missing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await records(settings)
+        if want <= {r["payload"]["decision_id"] for r in got} or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(1.0)
 
 
 @dataclass

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from services.reporting import api
-from services.reporting.dashboard import mount_dashboard
-from shared.settings import Settings
-from shared.tokens import TokenSpec, TokenStore
+from tests.support.reporting_api import get, storeless_client
 
 TOKENS = {
     "admin-secret": ("boss", "admin", ["telegram:-1001"]),
@@ -22,19 +20,7 @@ TOKENS = {
 
 @pytest.fixture
 def client() -> TestClient:
-    app = FastAPI()
-    app.state.tokens = TokenStore(
-        [TokenSpec(name=n, token=t, role=r, groups=g) for t, (n, r, g) in TOKENS.items()]  # type: ignore[arg-type]
-    )
-    app.state.db = None  # every request below must be refused before touching the store
-    app.state.settings = Settings()
-    app.include_router(api.build_router())
-    mount_dashboard(app)
-    return TestClient(app)
-
-
-def get(client: TestClient, path: str, token: str = "admin-secret") -> Any:
-    return client.get(path, headers={"Authorization": f"Bearer {token}"})
+    return storeless_client(TOKENS, dashboard=True)
 
 
 @pytest.mark.parametrize(

@@ -8,18 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from services.reporting import api, reads, responses
 from services.reporting import enforcement_figures as ef
+from services.reporting import reads, responses
 from services.reporting.folds import fold_decision, fold_event
 from services.reporting.folds.base import Batch
 from services.reporting.queue_figures import queue_page
 from shared.settings import Settings
-from shared.tokens import TokenSpec, TokenStore
 from tests.support.folds import GROUP, SHANGHAI, decision, enforced, of, store
+from tests.support.reporting_api import get, storeless_client
 
 OTHER = "telegram:-2002"
 TOKENS = {
@@ -32,18 +31,7 @@ NOW = datetime(2026, 1, 6, tzinfo=UTC)
 
 @pytest.fixture
 def client() -> TestClient:
-    app = FastAPI()
-    app.state.tokens = TokenStore(
-        [TokenSpec(name=n, token=t, role=r, groups=g) for t, (n, r, g) in TOKENS.items()]  # type: ignore[arg-type]
-    )
-    app.state.db = None  # every request below must be refused before touching the store
-    app.state.settings = Settings()
-    app.include_router(api.build_router())
-    return TestClient(app)
-
-
-def get(client: TestClient, path: str, token: str = "admin-secret") -> Any:
-    return client.get(path, headers={"Authorization": f"Bearer {token}"})
+    return storeless_client(TOKENS)
 
 
 @pytest.mark.parametrize(
