@@ -14,7 +14,6 @@ again under the same event id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
@@ -80,9 +79,6 @@ class EnforcementStore:
                 if found is not None:
                     return found
         raise Retryable(f"ledger entry {doc['_id']} neither inserted nor found")
-
-    async def find(self, entry_id: str) -> dict[str, Any] | None:
-        return await self.ledger.find_one({"_id": entry_id})
 
     async def set_step(self, entry_id: str, index: int, step: dict[str, Any]) -> None:
         await self.ledger.update_one({"_id": entry_id}, {"$set": {f"steps.{index}": step}})
@@ -177,7 +173,3 @@ class EnforcementStore:
 
     async def pending_scheduled(self) -> int:
         return int(await self.schedule.count_documents({"status": "pending"}))
-
-
-def utc_now_iso(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
